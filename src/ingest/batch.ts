@@ -1,0 +1,193 @@
+// Builds the `events` table as Arrow record batches while streaming: fixed-capacity typed arrays
+// per column, validity bitmaps, dictionaries shared by all batches of one ingest.
+import {
+  Bool, Data, Dictionary, Field, Int32, RecordBatch, Schema, Struct, Uint32, Uint64, Uint8, Utf8,
+  makeData, vectorFromArray, type DataType,
+} from 'apache-arrow';
+import { EVENT_COLUMNS, type ColumnKind } from './schema.js';
+import type { RowWriter } from './row.js';
+
+export const DEFAULT_BATCH_ROWS = 64 * 1024;
+
+/** Strings of one dictionary column, shared by every batch of an ingest. */
+class StringDictionary {
+  readonly index = new Map<string, number>();
+  readonly values: string[] = [];
+
+  id(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.values.length;
+      this.values.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+}
+
+function arrowType(kind: ColumnKind, dictId: number): DataType {
+  switch (kind) {
+    case 'u64': return new Uint64();
+    case 'u32': return new Uint32();
+    case 'i32': return new Int32();
+    case 'u8': return new Uint8();
+    case 'bool': return new Bool();
+    case 'dict': return new Dictionary(new Utf8(), new Int32(), dictId);
+    case 'utf8': return new Utf8();
+  }
+}
+
+/** The Arrow schema of the `events` table. */
+export function eventsSchema(metadata?: Map<string, string>): Schema {
+  return new Schema(EVENT_COLUMNS.map((c, i) => new Field(c.name, arrowType(c.kind, i), true)), metadata);
+}
+
+type Values = Uint32Array | Int32Array | Uint8Array;
+
+export class EventBatchBuilder implements RowWriter {
+  readonly schema: Schema;
+  /** Index of the row being written. */
+  row = 0;
+  private readonly kinds: ColumnKind[];
+  private values: (Values | string[] | null)[] = [];
+  private validity: Uint8Array[] = [];
+  private readonly dictionaries: (StringDictionary | null)[];
+  private readonly structType: Struct;
+
+  constructor(readonly capacity: number = DEFAULT_BATCH_ROWS) {
+    this.kinds = EVENT_COLUMNS.map((c) => c.kind);
+    this.dictionaries = this.kinds.map((k) => (k === 'dict' ? new StringDictionary() : null));
+    this.schema = eventsSchema();
+    this.structType = new Struct(this.schema.fields);
+    this.allocate();
+  }
+
+  private allocate(): void {
+    const n = this.capacity;
+    const bytes = (n + 7) >> 3;
+    this.values = this.kinds.map((k) => {
+      switch (k) {
+        case 'u64': return new Uint32Array(2 * n);
+        case 'u32': return new Uint32Array(n);
+        case 'i32': case 'dict': return new Int32Array(n);
+        case 'u8': return new Uint8Array(n);
+        case 'bool': return new Uint8Array(bytes);
+        case 'utf8': return [];
+      }
+    });
+    this.validity = this.kinds.map(() => new Uint8Array(bytes));
+    this.row = 0;
+  }
+
+  get full(): boolean {
+    return this.row >= this.capacity;
+  }
+
+  private setValid(col: number): void {
+    this.validity[col]![this.row >> 3]! |= 1 << (this.row & 7);
+  }
+
+  u64(col: number, hi: number, lo: number): void {
+    const a = this.values[col] as Uint32Array;
+    a[2 * this.row] = lo;
+    a[2 * this.row + 1] = hi;
+    this.setValid(col);
+  }
+
+  int(col: number, v: number): void {
+    (this.values[col] as Values)[this.row] = v;
+    this.setValid(col);
+  }
+
+  bool(col: number, v: boolean): void {
+    const a = this.values[col] as Uint8Array;
+    const bit = 1 << (this.row & 7);
+    if (v) a[this.row >> 3]! |= bit;
+    else a[this.row >> 3]! &= ~bit;
+    this.setValid(col);
+  }
+
+  str(col: number, s: string): void {
+    const dict = this.dictionaries[col];
+    if (dict) (this.values[col] as Int32Array)[this.row] = dict.id(s);
+    else (this.values[col] as string[])[this.row] = s;
+    this.setValid(col);
+  }
+
+  /** Forgets the values of columns `fromCol..` in the current row (a decoder gave up half way). */
+  clearRow(fromCol = 0): void {
+    const byte = this.row >> 3;
+    const mask = ~(1 << (this.row & 7));
+    for (let c = fromCol; c < this.kinds.length; c++) this.validity[c]![byte]! &= mask;
+    for (let c = fromCol; c < this.kinds.length; c++) {
+      if (this.kinds[c] === 'utf8') delete (this.values[c] as string[])[this.row];
+    }
+  }
+
+  /** Moves to the next row; the caller flushes when `full`. */
+  commitRow(): void {
+    this.row++;
+  }
+
+  /** Returns the rows written so far as a record batch and starts a new one. */
+  finish(): RecordBatch {
+    const length = this.row;
+    const children: Data[] = this.kinds.map((kind, c) => this.columnData(kind, c, length));
+    const data = makeData({ type: this.structType, length, nullCount: 0, children });
+    const batch = new RecordBatch(this.schema, data);
+    this.allocate();
+    return batch;
+  }
+
+  private columnData(kind: ColumnKind, c: number, length: number): Data {
+    const type = this.schema.fields[c]!.type;
+    const nullBitmap = this.validity[c]!.subarray(0, (length + 7) >> 3);
+    const nullCount = length - popcount(nullBitmap, length);
+    const v = this.values[c]!;
+    switch (kind) {
+      case 'u64':
+        return makeData({ type, length, nullCount, nullBitmap, data: new BigUint64Array((v as Uint32Array).buffer, 0, length) });
+      case 'u32': case 'i32': case 'u8':
+        return makeData({ type, length, nullCount, nullBitmap, data: (v as Values).subarray(0, length) });
+      case 'bool':
+        return makeData({ type, length, nullCount, nullBitmap, data: (v as Uint8Array).subarray(0, (length + 7) >> 3) });
+      case 'dict': {
+        const dictionary = vectorFromArray(this.dictionaries[c]!.values, new Utf8());
+        return makeData({ type, length, nullCount, nullBitmap, data: (v as Int32Array).subarray(0, length), dictionary });
+      }
+      case 'utf8':
+        return utf8Data(type as Utf8, v as string[], length, nullBitmap, nullCount);
+    }
+  }
+}
+
+function utf8Data(type: Utf8, strings: string[], length: number, nullBitmap: Uint8Array, nullCount: number): Data {
+  const valueOffsets = new Int32Array(length + 1);
+  let bytes = 0;
+  for (let i = 0; i < length; i++) {
+    const s = strings[i];
+    if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
+    valueOffsets[i + 1] = bytes;
+  }
+  const data = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < length; i++) {
+    const s = strings[i];
+    if (s !== undefined) data.write(s, valueOffsets[i]!, 'utf8');
+  }
+  return makeData({ type, length, nullCount, nullBitmap, valueOffsets, data: new Uint8Array(data.buffer, data.byteOffset, bytes) });
+}
+
+const POPCOUNT8 = new Uint8Array(256).map((_, i) => {
+  let n = 0;
+  for (let b = i; b; b >>= 1) n += b & 1;
+  return n;
+});
+
+function popcount(bits: Uint8Array, length: number): number {
+  let n = 0;
+  const full = length >> 3;
+  for (let i = 0; i < full; i++) n += POPCOUNT8[bits[i]!]!;
+  if (length & 7) n += POPCOUNT8[bits[full]! & ((1 << (length & 7)) - 1)]!;
+  return n;
+}
+

@@ -1,0 +1,428 @@
+// Text → `events` record batches, streaming. Fast path: the per-dialect head scanner and the
+// payload decoders; lines it rejects go to the ohm grammar (slow path), which parses them or
+// explains why not. Every line ends up counted: as an event, a header/annotation line, a stack
+// frame, a lost-events marker, or a skip with its reason.
+import type { RecordBatch } from 'apache-arrow';
+import { EventBatchBuilder, DEFAULT_BATCH_ROWS } from './batch.js';
+import { C } from './schema.js';
+import { Cursor } from './cursor.js';
+import { DecodeContext } from './context.js';
+import { EVENT_CATALOG } from './decoders/index.js';
+import { decodeRawFields, looksLikeRawFields } from './decoders/raw-fields.js';
+import { LineHead, SCANNERS, type Dialect } from './head.js';
+import { DEFAULT_CHUNK_BYTES, forEachLine, readText, type SourceInfo } from './source.js';
+import { FORMAT_DIALECT, sniffFormat, type Format } from './sniff.js';
+import { formatSeconds } from './numbers.js';
+import { parseLineSlow, writeRecord } from './slow-path.js';
+import { ROLE_LAYOUTS, type RoleLayoutName } from './role.js';
+
+export interface IngestOptions {
+  chunkBytes?: number;
+  batchRows?: number;
+  /** Skip sniffing. */
+  format?: Format;
+  /** Role layout to decode raw role words with, instead of inferring it. */
+  roleLayout?: RoleLayoutName;
+  /** Called with each full batch, in order. */
+  onBatch?: (batch: RecordBatch) => void | Promise<void>;
+}
+
+export interface SkipExample {
+  line: number;
+  reason: string;
+  message: string;
+}
+
+export interface KernelInfo {
+  roleLayout: RoleLayoutName;
+  roleLayoutKernels: string;
+  roleLayoutSource: 'option' | 'text' | 'default';
+  hints: Record<string, { value: string; line: number }>;
+}
+
+export interface IngestResult {
+  path: string;
+  format: Format;
+  formatReason: string;
+  source: SourceInfo;
+  lines: number;
+  events: number;
+  headerLines: number;
+  blankLines: number;
+  annotations: number;
+  stackFrames: number;
+  skippedLines: number;
+  skippedByReason: Record<string, number>;
+  skipExamples: SkipExample[];
+  /** Events the tracer says it lost: header B−A plus LOST/DROPPED markers. */
+  lostEvents: number;
+  lostFromHeader: number | null;
+  lostMarkers: number;
+  /** entries-in-buffer / entries-written, when the header has them. */
+  entries: { inBuffer: number; written: number } | null;
+  /** #P: (ftrace) or cpus= (trace-cmd). */
+  headerCpus: number | null;
+  clock: 'ns' | 'counter';
+  firstTs: string | null;
+  lastTs: string | null;
+  /** Events whose payload no decoder variant matched (kept with their raw payload), by name. */
+  undecoded: Record<string, number>;
+  crlfLines: number;
+  /** Set when the input ended early (e.g. a truncated .gz): the message says how. */
+  truncated: string | null;
+  kernel: KernelInfo;
+}
+
+/** Thrown for input that cannot be read as a trace at all (exit code 3). */
+export class InputError extends Error {
+  constructor(readonly path: string, message: string, readonly line?: number, readonly column?: number) {
+    super(`${path}${line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : ''}: ${message}`);
+  }
+}
+
+const MAX_SKIP_EXAMPLES = 20;
+const SNIFF_BYTES = 64 * 1024;
+
+const ENTRIES_RE = /^# entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/;
+const LOST_RE = /^CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED)\]$/;
+const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
+
+/** Ingests one trace; batches go to `opts.onBatch` as they fill. */
+export async function ingest(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const source: SourceInfo = { compressed: false, bytesIn: 0, bytesText: 0 };
+  const chunks = readText(path, chunkBytes, source);
+
+  // sniff from the first 64 KiB of text, then replay those chunks into the line splitter
+  const buffered: Buffer[] = [];
+  let bufferedBytes = 0;
+  let readError: Error | null = null;
+  try {
+    while (bufferedBytes < SNIFF_BYTES) {
+      const r = await chunks.next();
+      if (r.done) break;
+      buffered.push(r.value);
+      bufferedBytes += r.value.length;
+    }
+  } catch (err) {
+    readError = err as Error;
+  }
+  if (readError && bufferedBytes === 0) throw new InputError(path, describeReadError(readError));
+  let format: Format;
+  let formatReason: string;
+  if (opts.format) {
+    format = opts.format;
+    formatReason = 'given with --input-format';
+  } else {
+    const sniff = sniffFormat(Buffer.concat(buffered).toString('utf8'), path);
+    if (!sniff.ok) throw new InputError(path, bufferedBytes === 0 ? 'empty input (0 bytes)' : sniff.message);
+    format = sniff.format;
+    formatReason = sniff.reason;
+  }
+
+  const r = new LineProcessor(format, opts);
+  let truncated: string | null = null;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* buffered;
+    if (readError) throw readError;
+    yield* chunks;
+  }
+  let lastLineUnterminated = false;
+  try {
+    ({ lastLineUnterminated } = await forEachLine(all(), r.onLine, async () => {
+      for (const b of r.drain()) await opts.onBatch?.(b);
+    }));
+  } catch (err) {
+    truncated = describeReadError(err as Error);
+  }
+  r.finish(lastLineUnterminated);
+  for (const b of r.drain()) await opts.onBatch?.(b);
+  return r.result(path, formatReason, source, truncated);
+}
+
+function describeReadError(err: Error & { code?: string }): string {
+  if (err.code === 'ENOENT') return 'no such file';
+  if (err.code === 'EISDIR') return 'is a directory';
+  if (err.code === 'EACCES') return 'permission denied';
+  if (err.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(err.message)) return 'gzip data is truncated (unexpected end of file)';
+  if (err.code?.startsWith('Z_')) return `gzip data is corrupt (${err.message})`;
+  return err.message;
+}
+
+/** Per-line state machine of one ingest. */
+class LineProcessor {
+  readonly builder: EventBatchBuilder;
+  readonly ctx: DecodeContext;
+  private readonly dialect: Dialect;
+  private readonly scan: (s: string, a: number, e: number, h: LineHead) => boolean;
+  private readonly head = new LineHead();
+  private readonly cursor = new Cursor();
+  private readonly ready: RecordBatch[] = [];
+  private line = 0;
+  private events = 0;
+  private headerLines = 0;
+  private blankLines = 0;
+  private annotations = 0;
+  private stackFrames = 0;
+  private skipped = 0;
+  private readonly skippedByReason: Record<string, number> = {};
+  private readonly skipExamples: SkipExample[] = [];
+  private lostMarkers = 0;
+  private lostFromMarkers = 0;
+  private entries: { inBuffer: number; written: number } | null = null;
+  private headerCpus: number | null = null;
+  private clock: 'ns' | 'counter' = 'ns';
+  private tsDigits = 6;
+  private first: bigint | null = null;
+  private lastHi = 0;
+  private lastLo = 0;
+  private seenEvent = false;
+  private readonly undecoded: Record<string, number> = {};
+  private crlf = 0;
+  /** Frames of a `<stack trace>` row still being collected. */
+  private stack: string[] | null = null;
+
+  constructor(readonly format: Format, opts: IngestOptions) {
+    this.builder = new EventBatchBuilder(opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    this.ctx = opts.roleLayout ? new DecodeContext(ROLE_LAYOUTS[opts.roleLayout], 'option') : new DecodeContext();
+    this.dialect = FORMAT_DIALECT[format];
+    this.scan = SCANNERS[this.dialect];
+  }
+
+  readonly onLine = (s: string, a: number, e: number): void => {
+    this.line++;
+    if (e > a && s.charCodeAt(e - 1) === 13) {
+      e--;
+      this.crlf++;
+    }
+    const c0 = s.charCodeAt(a);
+    if (this.stack !== null) {
+      if (c0 === 32 && s.startsWith(' => ', a)) {
+        this.stack.push(s.slice(a + 4, e));
+        this.stackFrames++;
+        return;
+      }
+      this.closeStack();
+    }
+    if (a === e) {
+      this.blankLines++;
+      return;
+    }
+    if (c0 === 35) {
+      this.headerLine(s.slice(a, e));
+      return;
+    }
+    if (this.scan(s, a, e, this.head)) {
+      this.event(s, e);
+      return;
+    }
+    const text = s.slice(a, e);
+    if (c0 === 67 && this.lostLine(text)) return;
+    if (this.line === 1 && /^cpus=\d+$/.test(text)) {
+      this.headerCpus = Number(text.slice(5));
+      this.headerLines++;
+      return;
+    }
+    if (this.line === 1 && /^version = \d+$/.test(text)) {
+      this.headerLines++;
+      return;
+    }
+    this.slowLine(text);
+  };
+
+  private headerLine(text: string): void {
+    if (ANNOTATION_RE.test(text)) {
+      this.annotations++;
+      return;
+    }
+    this.headerLines++;
+    const m = ENTRIES_RE.exec(text);
+    if (m) {
+      this.entries = { inBuffer: Number(m[1]), written: Number(m[2]) };
+      this.headerCpus = Number(m[3]);
+    }
+  }
+
+  /** `CPU:N [LOST M EVENTS]`, `CPU:N [LOST EVENTS]` (ftrace), `CPU:N [M EVENTS DROPPED]` (trace-cmd). */
+  private lostLine(text: string): boolean {
+    const m = LOST_RE.exec(text);
+    if (!m) return false;
+    const b = this.builder;
+    this.lostMarkers++;
+    b.u64(C.line, Math.floor(this.line / 2 ** 32), this.line >>> 0);
+    // no timestamp of its own: it sits between the events around it
+    b.u64(C.ts_ns, this.lastHi, this.lastLo);
+    b.int(C.cpu, Number(m[1]));
+    b.str(C.grp, 'ftrace');
+    b.str(C.event, 'lost_events');
+    const count = m[2] ?? m[3];
+    if (count !== undefined) {
+      this.lostFromMarkers += Number(count);
+      b.u64(C.lost, Math.floor(Number(count) / 2 ** 32), Number(count) >>> 0);
+    }
+    this.commit();
+    return true;
+  }
+
+  private event(s: string, e: number): void {
+    const h = this.head;
+    const b = this.builder;
+    this.events++;
+    this.seenEvent = true;
+    this.ctx.line = this.line;
+    b.u64(C.line, Math.floor(this.line / 2 ** 32), this.line >>> 0);
+    b.u64(C.ts_ns, h.ts.hi, h.ts.lo);
+    if (this.first === null) {
+      this.first = (BigInt(h.ts.hi) << 32n) | BigInt(h.ts.lo);
+      this.clock = h.ts.isCounter ? 'counter' : 'ns';
+      this.tsDigits = h.ts.fracDigits;
+    }
+    this.lastHi = h.ts.hi;
+    this.lastLo = h.ts.lo;
+    b.int(C.cpu, h.cpu);
+    b.int(C.pid, h.pid);
+    if (h.tgid >= 0) b.int(C.tgid, h.tgid);
+    b.str(C.comm, s.slice(h.commStart, h.commEnd));
+    if (h.flagsStart >= 0) {
+      const flags = s.slice(h.flagsStart, h.flagsEnd);
+      b.str(C.flags, flags);
+      this.ctx.hint('irq-flags', `${flags.length}-character irq-info flags (${flags.length >= 5 ? 'v6.1+: with migrate-disable' : '<=5.x: no migrate-disable'})`);
+    }
+    if (h.kind === 'stack') {
+      b.str(C.grp, 'ftrace');
+      b.str(C.event, 'kernel_stack');
+      this.stack = [];
+      return;
+    }
+    if (h.kind === 'unknown-type') {
+      b.str(C.event, 'unknown');
+      b.str(C.payload, s.slice(h.payloadStart, e));
+      this.commit();
+      return;
+    }
+    let name = s.slice(h.eventStart, h.eventEnd);
+    let payloadStart = h.payloadStart;
+    if (name === 'print' && this.dialect === 'trace-cmd') {
+      // trace-cmd prints the ftrace print event as "print: <ip symbol>: <text>", ftrace as "<ip symbol>: <text>"
+      const colon = s.indexOf(': ', payloadStart);
+      if (colon > 0 && colon < e) {
+        name = s.slice(payloadStart, colon);
+        payloadStart = colon + 2;
+      }
+    }
+    const spec = EVENT_CATALOG.get(name);
+    const grp = h.grpStart >= 0 ? s.slice(h.grpStart, h.grpEnd) : spec?.grp;
+    if (grp !== undefined) b.str(C.grp, grp);
+    b.str(C.event, name);
+    const c = this.cursor.reset(s, payloadStart, e);
+    if (spec === undefined) {
+      b.str(C.payload, c.rest());
+    } else if (!spec.decode(c, b, this.ctx)) {
+      b.clearRow(C.sp_gen);
+      c.reset(s, payloadStart, e);
+      if (!(looksLikeRawFields(s, payloadStart, e) && decodeRawFields(name, c, b, this.ctx))) {
+        b.clearRow(C.sp_gen);
+        b.str(C.payload, s.slice(payloadStart, e));
+        this.undecoded[name] = (this.undecoded[name] ?? 0) + 1;
+      }
+    }
+    this.commit();
+  }
+
+  private closeStack(): void {
+    const frames = this.stack!;
+    this.stack = null;
+    this.builder.str(C.payload, frames.join('\n'));
+    this.commit();
+  }
+
+  private commit(): void {
+    this.builder.commitRow();
+    if (this.builder.full) this.ready.push(this.builder.finish());
+  }
+
+  /** A line the fast path rejected: the grammar either parses it or says why not. */
+  private slowLine(text: string): void {
+    const r = parseLineSlow(this.dialect, text);
+    if (r.ok) {
+      this.events++;
+      writeRecord(this.builder, r.record, this.line);
+      this.commit();
+      return;
+    }
+    let reason = 'unparseable line';
+    if (this.line === 1 && this.format === 'trace_pipe') reason = 'partial first line (trace_pipe read started mid-line)';
+    else if (this.otherDialect(text)) reason = 'line of another trace format';
+    this.skip(reason, r.message, r.column);
+  }
+
+  private otherDialect(text: string): boolean {
+    return (Object.keys(SCANNERS) as Dialect[]).some((d) => d !== this.dialect && SCANNERS[d](text, 0, text.length, this.head));
+  }
+
+  private skip(reason: string, message: string, column?: number): void {
+    this.skipped++;
+    this.skippedByReason[reason] = (this.skippedByReason[reason] ?? 0) + 1;
+    if (this.skipExamples.length < MAX_SKIP_EXAMPLES) {
+      this.skipExamples.push({ line: this.line, reason, message: column !== undefined ? `col ${column}: ${message}` : message });
+    }
+  }
+
+  finish(lastLineUnterminated: boolean): void {
+    if (this.stack !== null) this.closeStack();
+    if (lastLineUnterminated && this.skipExamples.at(-1)?.line === this.line) {
+      // the last line was cut: re-file its skip under that reason
+      const ex = this.skipExamples.at(-1)!;
+      this.skippedByReason[ex.reason]! -= 1;
+      if (this.skippedByReason[ex.reason] === 0) delete this.skippedByReason[ex.reason];
+      ex.reason = 'truncated last line (no newline)';
+      this.skippedByReason[ex.reason] = (this.skippedByReason[ex.reason] ?? 0) + 1;
+    }
+    if (this.builder.row > 0) this.ready.push(this.builder.finish());
+  }
+
+  /** Batches completed since the last call. */
+  drain(): RecordBatch[] {
+    return this.ready.splice(0);
+  }
+
+  result(path: string, formatReason: string, source: SourceInfo, truncated: string | null): IngestResult {
+    const last = this.seenEvent ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : null;
+    const fmt = (v: bigint | null): string | null =>
+      v === null ? null : this.clock === 'counter' ? v.toString() : formatSeconds(v, this.tsDigits);
+    const lostFromHeader = this.entries ? this.entries.written - this.entries.inBuffer : null;
+    return {
+      path,
+      format: this.format,
+      formatReason,
+      source,
+      lines: this.line,
+      events: this.events,
+      headerLines: this.headerLines,
+      blankLines: this.blankLines,
+      annotations: this.annotations,
+      stackFrames: this.stackFrames,
+      skippedLines: this.skipped,
+      skippedByReason: this.skippedByReason,
+      skipExamples: this.skipExamples,
+      // a trace file states its losses in the header; trace_pipe and trace-cmd only in markers
+      lostEvents: Math.max(lostFromHeader ?? 0, this.lostFromMarkers),
+      lostFromHeader,
+      lostMarkers: this.lostMarkers,
+      entries: this.entries,
+      headerCpus: this.headerCpus,
+      clock: this.clock,
+      firstTs: fmt(this.first),
+      lastTs: fmt(last),
+      undecoded: this.undecoded,
+      crlfLines: this.crlf,
+      truncated,
+      kernel: {
+        roleLayout: this.ctx.layout.name,
+        roleLayoutKernels: this.ctx.layout.kernels,
+        roleLayoutSource: this.ctx.layoutSource,
+        hints: Object.fromEntries(this.ctx.hints),
+      },
+    };
+  }
+}

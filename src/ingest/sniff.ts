@@ -1,0 +1,70 @@
+// The one place that decides what a trace is, from its content; the file name is a tie-breaker only.
+import { LineHead, SCANNERS, type Dialect } from './head.js';
+
+export type Format = 'ftrace' | 'trace_pipe' | 'trace-cmd' | 'perf';
+
+export const FORMAT_DIALECT: Readonly<Record<Format, Dialect>> = {
+  ftrace: 'ftrace',
+  trace_pipe: 'ftrace',
+  'trace-cmd': 'trace-cmd',
+  perf: 'perf',
+};
+
+export type SniffResult =
+  | { ok: true; format: Format; reason: string }
+  | { ok: false; message: string };
+
+const SAMPLE_LINES = 200;
+
+/** A name-based guess used only when the content is ambiguous. */
+function formatFromName(name: string): Format | undefined {
+  if (/perf/i.test(name)) return 'perf';
+  if (/trace-?cmd|report/i.test(name)) return 'trace-cmd';
+  if (/pipe/i.test(name)) return 'trace_pipe';
+  return undefined;
+}
+
+/** Decides the format from the first lines of the (decompressed) text. */
+export function sniffFormat(head: string, name = ''): SniffResult {
+  const nul = head.indexOf('\0');
+  if (nul >= 0) {
+    return { ok: false, message: `binary data, not trace text (NUL byte at offset ${nul})` };
+  }
+  const lines = head.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  const first = lines.find((l) => l.trim() !== '') ?? '';
+  if (first.startsWith('# tracer:')) return { ok: true, format: 'ftrace', reason: "'# tracer:' header" };
+  if (/^cpus=\d+$/.test(first)) return { ok: true, format: 'trace-cmd', reason: "'cpus=N' header" };
+  const h = new LineHead();
+  const hits: Record<Dialect, number> = { ftrace: 0, 'trace-cmd': 0, perf: 0 };
+  let sampled = 0;
+  for (const line of lines) {
+    if (sampled >= SAMPLE_LINES) break;
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    sampled++;
+    for (const d of Object.keys(hits) as Dialect[]) {
+      if (SCANNERS[d](line, 0, line.length, h)) hits[d]++;
+    }
+  }
+  // trace-cmd lines also scan as ftrace lines; prefer the dialect that explains the most lines,
+  // and perf over ftrace only when perf's group:event form matched
+  const best = (Object.keys(hits) as Dialect[]).sort((a, b) => hits[b] - hits[a])[0]!;
+  if (hits[best] === 0) {
+    const nonText = [...head.slice(0, 4096)].filter((ch) => {
+      const c = ch.charCodeAt(0);
+      return (c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 0xfffd;
+    }).length;
+    if (nonText > 0) return { ok: false, message: `binary data, not trace text (${nonText} control or invalid bytes in the first 4 KiB)` };
+    if (sampled === 0) {
+      const comments = lines.filter((l) => l.startsWith('#')).length;
+      return { ok: false, message: comments > 0 ? `no trace lines, only ${comments} comment line(s)` : 'empty input' };
+    }
+    return { ok: false, message: `no line in the first ${sampled} looks like ftrace, trace-cmd report or perf script text` };
+  }
+  const tied = (Object.keys(hits) as Dialect[]).filter((d) => hits[d] === hits[best]);
+  const byName = formatFromName(name);
+  if (tied.length > 1 && byName !== undefined && tied.includes(FORMAT_DIALECT[byName])) {
+    return { ok: true, format: byName, reason: `lines fit several dialects; file name suggests ${byName}` };
+  }
+  const format: Format = best === 'ftrace' ? 'trace_pipe' : best;
+  return { ok: true, format, reason: `${hits[best]} of ${sampled} sampled lines are ${best} lines` };
+}
