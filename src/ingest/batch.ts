@@ -2,17 +2,32 @@
 // per column, validity bitmaps, dictionaries shared by all batches of one ingest.
 import {
   Bool, Data, Dictionary, Field, Int32, RecordBatch, Schema, Struct, Uint32, Uint64, Uint8, Utf8,
-  makeData, vectorFromArray, type DataType,
+  makeData, vectorFromArray, type DataType, type Vector,
 } from 'apache-arrow';
 import { EVENT_COLUMNS, type ColumnKind } from './schema.js';
 import type { RowWriter } from './row.js';
 
 export const DEFAULT_BATCH_ROWS = 64 * 1024;
 
-/** Strings of one dictionary column, shared by every batch of an ingest. */
+/**
+ * Strings of one dictionary column, shared by every batch of an ingest. Each batch's dictionary
+ * vector extends the previous one's chunks, so IPC writers emit delta dictionaries (the Arrow file
+ * format allows no replacement dictionaries).
+ */
 class StringDictionary {
   readonly index = new Map<string, number>();
   readonly values: string[] = [];
+  private vector: Vector<Utf8> | null = null;
+
+  /** The dictionary vector covering every value so far. */
+  toVector(): Vector<Utf8> {
+    const have = this.vector?.length ?? 0;
+    if (this.vector === null || have < this.values.length) {
+      const added = vectorFromArray(this.values.slice(have), new Utf8());
+      this.vector = this.vector === null ? added : this.vector.concat(added);
+    }
+    return this.vector;
+  }
 
   id(s: string): number {
     let i = this.index.get(s);
@@ -152,7 +167,7 @@ export class EventBatchBuilder implements RowWriter {
       case 'bool':
         return makeData({ type, length, nullCount, nullBitmap, data: (v as Uint8Array).subarray(0, (length + 7) >> 3) });
       case 'dict': {
-        const dictionary = vectorFromArray(this.dictionaries[c]!.values, new Utf8());
+        const dictionary = this.dictionaries[c]!.toVector();
         return makeData({ type, length, nullCount, nullBitmap, data: (v as Int32Array).subarray(0, length), dictionary });
       }
       case 'utf8':

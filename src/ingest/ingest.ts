@@ -5,10 +5,8 @@
 import type { RecordBatch } from 'apache-arrow';
 import { EventBatchBuilder, DEFAULT_BATCH_ROWS } from './batch.js';
 import { C } from './schema.js';
-import { Cursor } from './cursor.js';
 import { DecodeContext } from './context.js';
-import { EVENT_CATALOG } from './decoders/index.js';
-import { decodeRawFields, looksLikeRawFields } from './decoders/raw-fields.js';
+import { EventRowWriter } from './event-row.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 import { DEFAULT_CHUNK_BYTES, forEachLine, readText, type SourceInfo } from './source.js';
 import { FORMAT_DIALECT, sniffFormat, type Format } from './sniff.js';
@@ -156,7 +154,8 @@ class LineProcessor {
   private readonly dialect: Dialect;
   private readonly scan: (s: string, a: number, e: number, h: LineHead) => boolean;
   private readonly head = new LineHead();
-  private readonly cursor = new Cursor();
+  private readonly rows: EventRowWriter;
+  private flagsHinted = false;
   private readonly ready: RecordBatch[] = [];
   private line = 0;
   private events = 0;
@@ -187,6 +186,7 @@ class LineProcessor {
     this.ctx = opts.roleLayout ? new DecodeContext(ROLE_LAYOUTS[opts.roleLayout], 'option') : new DecodeContext();
     this.dialect = FORMAT_DIALECT[format];
     this.scan = SCANNERS[this.dialect];
+    this.rows = new EventRowWriter(this.dialect, this.ctx);
   }
 
   readonly onLine = (s: string, a: number, e: number): void => {
@@ -266,66 +266,27 @@ class LineProcessor {
 
   private event(s: string, e: number): void {
     const h = this.head;
-    const b = this.builder;
     this.events++;
-    this.seenEvent = true;
-    this.ctx.line = this.line;
-    b.u64(C.line, Math.floor(this.line / 2 ** 32), this.line >>> 0);
-    b.u64(C.ts_ns, h.ts.hi, h.ts.lo);
     if (this.first === null) {
       this.first = (BigInt(h.ts.hi) << 32n) | BigInt(h.ts.lo);
       this.clock = h.ts.isCounter ? 'counter' : 'ns';
       this.tsDigits = h.ts.fracDigits;
     }
+    this.seenEvent = true;
     this.lastHi = h.ts.hi;
     this.lastLo = h.ts.lo;
-    b.int(C.cpu, h.cpu);
-    b.int(C.pid, h.pid);
-    if (h.tgid >= 0) b.int(C.tgid, h.tgid);
-    b.str(C.comm, s.slice(h.commStart, h.commEnd));
-    if (h.flagsStart >= 0) {
-      const flags = s.slice(h.flagsStart, h.flagsEnd);
-      b.str(C.flags, flags);
-      this.ctx.hint('irq-flags', `${flags.length}-character irq-info flags (${flags.length >= 5 ? 'v6.1+: with migrate-disable' : '<=5.x: no migrate-disable'})`);
+    if (h.flagsStart >= 0 && !this.flagsHinted) {
+      const n = h.flagsEnd - h.flagsStart;
+      this.ctx.line = this.line;
+      this.ctx.hint('irq-flags', `${n}-character irq-info flags (${n >= 5 ? 'v6.1+: with migrate-disable' : '<=5.x: no migrate-disable'})`);
+      this.flagsHinted = true;
     }
-    if (h.kind === 'stack') {
-      b.str(C.grp, 'ftrace');
-      b.str(C.event, 'kernel_stack');
+    const { name, outcome } = this.rows.write(h, s, e, this.line, this.builder);
+    if (outcome === 'stack') {
       this.stack = [];
       return;
     }
-    if (h.kind === 'unknown-type') {
-      b.str(C.event, 'unknown');
-      b.str(C.payload, s.slice(h.payloadStart, e));
-      this.commit();
-      return;
-    }
-    let name = s.slice(h.eventStart, h.eventEnd);
-    let payloadStart = h.payloadStart;
-    if (name === 'print' && this.dialect === 'trace-cmd') {
-      // trace-cmd prints the ftrace print event as "print: <ip symbol>: <text>", ftrace as "<ip symbol>: <text>"
-      const colon = s.indexOf(': ', payloadStart);
-      if (colon > 0 && colon < e) {
-        name = s.slice(payloadStart, colon);
-        payloadStart = colon + 2;
-      }
-    }
-    const spec = EVENT_CATALOG.get(name);
-    const grp = h.grpStart >= 0 ? s.slice(h.grpStart, h.grpEnd) : spec?.grp;
-    if (grp !== undefined) b.str(C.grp, grp);
-    b.str(C.event, name);
-    const c = this.cursor.reset(s, payloadStart, e);
-    if (spec === undefined) {
-      b.str(C.payload, c.rest());
-    } else if (!spec.decode(c, b, this.ctx)) {
-      b.clearRow(C.sp_gen);
-      c.reset(s, payloadStart, e);
-      if (!(looksLikeRawFields(s, payloadStart, e) && decodeRawFields(name, c, b, this.ctx))) {
-        b.clearRow(C.sp_gen);
-        b.str(C.payload, s.slice(payloadStart, e));
-        this.undecoded[name] = (this.undecoded[name] ?? 0) + 1;
-      }
-    }
+    if (outcome === 'undecoded') this.undecoded[name] = (this.undecoded[name] ?? 0) + 1;
     this.commit();
   }
 

@@ -1,0 +1,14 @@
+// One measured analyze run, in its own process so its peak RSS is its own; prints JSON.
+import { analyzeTrace } from '../src/cli/pipeline.js';
+
+const path = process.argv[2]!;
+const t0 = process.hrtime.bigint();
+const report = await analyzeTrace(path);
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+process.stdout.write(JSON.stringify({
+  seconds,
+  events: report.input.events,
+  bytes: report.input.bytes,
+  skipped: report.input.skippedLines,
+  maxRssKiB: process.resourceUsage().maxRSS,
+}));

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// mmu-trace command line: thin yargs commands over the pipeline. DuckDB is imported only by the
+// verbs that need it, so `--help` and `analyze` never load it.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { InputError } from '../ingest/ingest.js';
+import { ROLE_LAYOUTS, type RoleLayoutName } from '../ingest/role.js';
+import type { Format } from '../ingest/sniff.js';
+import { TOOL_VERSION } from '../version.js';
+import { analyzeTrace, type PipelineOptions } from './pipeline.js';
+import { renderText } from '../report/text.js';
+
+/** Exit codes of design.md §7. */
+export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3 } as const;
+
+class UsageError extends Error {}
+
+interface CommonArgs {
+  'input-format'?: Format;
+  'role-layout'?: RoleLayoutName;
+}
+
+function pipelineOptions(a: CommonArgs): PipelineOptions {
+  return { format: a['input-format'], roleLayout: a['role-layout'] };
+}
+
+function withInputOptions<T>(y: Argv<T>) {
+  return y
+    .option('input-format', {
+      choices: ['ftrace', 'trace_pipe', 'trace-cmd', 'perf'] as const,
+      describe: 'skip format sniffing',
+    })
+    .option('role-layout', {
+      choices: Object.keys(ROLE_LAYOUTS) as RoleLayoutName[],
+      describe: 'kvm_mmu_page_role layout for raw role words (v4 <=5.0, v5.1 5.1-5.16, v5.17 5.17-7.1, v7.2 >=7.2)',
+    });
+}
+
+function useColor(flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  return process.stdout.isTTY === true && !('NO_COLOR' in process.env);
+}
+
+async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('mmu-trace')
+    .version(TOOL_VERSION)
+    .strict()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .command(
+      'analyze <trace>',
+      'summarize a trace (file, .gz, or - for stdin)',
+      (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
+        .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'report format' })
+        .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
+      async (a) => {
+        const report = await analyzeTrace(a.trace, pipelineOptions(a));
+        process.stdout.write(a.format === 'json'
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : renderText(report, { color: useColor(a.color) }));
+      },
+    )
+    .command(
+      'convert <trace>',
+      'write the events table to Parquet or Arrow IPC',
+      (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
+        .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'out.parquet or out.arrow' }),
+      async (a) => {
+        const { convertTrace } = await import('../store/convert.js');
+        const out = a.o;
+        if (!/\.(parquet|arrow|feather|ipc)$/.test(out)) throw new UsageError(`-o ${out}: expected a .parquet or .arrow file name`);
+        const n = await convertTrace(a.trace, out, pipelineOptions(a));
+        process.stderr.write(`wrote ${n} events to ${out}\n`);
+      },
+    )
+    .command(
+      'sql <source> <query>',
+      'run SQL over the events table of a trace, .parquet or .arrow file',
+      (y) => withInputOptions(y.positional('source', { type: 'string', demandOption: true })
+        .positional('query', { type: 'string', demandOption: true }))
+        .option('json', { type: 'boolean', describe: 'rows as JSON' })
+        .option('csv', { type: 'boolean', describe: 'rows as CSV' })
+        .conflicts('json', 'csv'),
+      async (a) => {
+        const { runSql } = await import('../store/sql.js');
+        process.stdout.write(await runSql(a.source, a.query, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+      },
+    )
+    .command(
+      'query <name> <source>',
+      'run a canned query from queries/<name>.sql (list them: mmu-trace queries)',
+      (y) => withInputOptions(y.positional('name', { type: 'string', demandOption: true })
+        .positional('source', { type: 'string', demandOption: true }))
+        .option('json', { type: 'boolean', describe: 'rows as JSON' })
+        .option('csv', { type: 'boolean', describe: 'rows as CSV' })
+        .conflicts('json', 'csv'),
+      async (a) => {
+        const { runNamedQuery } = await import('../store/sql.js');
+        process.stdout.write(await runNamedQuery(a.name, a.source, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+      },
+    )
+    .command(
+      'queries',
+      'list the canned queries',
+      (y) => y,
+      async () => {
+        const { listQueries } = await import('../store/sql.js');
+        for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
+      },
+    )
+    .demandCommand(1, 'name a command: analyze, convert, sql, query, queries')
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    })
+    .parseAsync();
+}
+
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // a closed pipe (| head) is not an error of ours
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+});
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  if (err instanceof InputError) {
+    process.stderr.write(`mmu-trace: ${err.message}\n`);
+    process.exitCode = EXIT.input;
+  } else if (err instanceof UsageError || (err as Error).name === 'QueryError') {
+    process.stderr.write(`mmu-trace: ${(err as Error).message}\n(see mmu-trace --help)\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    const e = err as Error;
+    process.stderr.write(`mmu-trace: internal error: ${e.message}\n`);
+    if (process.env.MMU_TRACE_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = EXIT.internal;
+  }
+});

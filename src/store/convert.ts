@@ -1,0 +1,41 @@
+// `mmu-trace convert`: the events table as an Arrow IPC file (streamed batch by batch) or as
+// Parquet (through DuckDB's built-in writer; UBIGINT columns stay unsigned 64-bit).
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { RecordBatchFileWriter } from 'apache-arrow';
+import { analyzeTrace, type PipelineOptions } from '../cli/pipeline.js';
+import { openDatabase, quoteString } from './duckdb.js';
+import { loadEvents } from './sources.js';
+
+/** Writes the events of `trace` to `out`; returns the number of events. */
+export async function convertTrace(trace: string, out: string, opts: PipelineOptions = {}): Promise<number> {
+  if (/\.parquet$/i.test(out)) {
+    const db = await openDatabase();
+    try {
+      const report = await loadEvents(db, trace, opts);
+      await db.connection.run(`COPY events TO ${quoteString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+      return report?.input.events ?? 0;
+    } finally {
+      db.close();
+    }
+  }
+  const writer = new RecordBatchFileWriter();
+  const fd = openSync(out, 'w');
+  try {
+    // drain the writer as it goes, so the file grows batch by batch instead of in memory
+    const drained = (async () => {
+      for await (const bytes of writer) writeSync(fd, bytes);
+    })();
+    const report = await analyzeTrace(trace, {
+      ...opts,
+      onBatch: async (b) => {
+        writer.write(b);
+        await new Promise((r) => setImmediate(r));
+      },
+    });
+    writer.finish();
+    await drained;
+    return report.input.events;
+  } finally {
+    closeSync(fd);
+  }
+}

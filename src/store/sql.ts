@@ -1,0 +1,76 @@
+// `mmu-trace sql` and `mmu-trace query`: SQL over the events table, printed as a table, JSON or CSV.
+import { readdirSync, readFileSync } from 'node:fs';
+import type { PipelineOptions } from '../cli/pipeline.js';
+import { renderTable } from '../report/table.js';
+import { openDatabase } from './duckdb.js';
+import { loadEvents } from './sources.js';
+
+export type SqlOutput = 'table' | 'json' | 'csv';
+
+export interface SqlOptions extends PipelineOptions {
+  output: SqlOutput;
+}
+
+/** Raised for a query name that has no file, or SQL DuckDB rejects (a usage problem, not a crash). */
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+}
+
+const QUERIES_DIR = new URL('../../../queries/', import.meta.url);
+
+export interface QueryInfo {
+  name: string;
+  /** First comment line after the name. */
+  summary: string;
+}
+
+export function listQueries(): QueryInfo[] {
+  return readdirSync(QUERIES_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => {
+      const first = readFileSync(new URL(f, QUERIES_DIR), 'utf8').split('\n')[0] ?? '';
+      return { name: f.slice(0, -4), summary: first.replace(/^--\s*[\w-]+:\s*/, '') };
+    });
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function cell(v: unknown): string {
+  return v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+export async function runSql(source: string, sql: string, opts: SqlOptions): Promise<string> {
+  const db = await openDatabase();
+  try {
+    await loadEvents(db, source, opts);
+    let reader;
+    try {
+      reader = await db.connection.runAndReadAll(sql);
+    } catch (err) {
+      throw new QueryError((err as Error).message);
+    }
+    const names = reader.columnNames();
+    // JSON-safe values: 64-bit integers come back as strings, exactly
+    const rows = reader.getRowObjectsJson();
+    if (opts.output === 'json') return `${JSON.stringify(rows, null, 2)}\n`;
+    if (opts.output === 'csv') {
+      return [names.map(csvCell).join(','), ...rows.map((r) => names.map((n) => csvCell(r[n])).join(','))].join('\n') + '\n';
+    }
+    const types = reader.columnTypes().map(String);
+    const numeric = types.map((t) => /INT|DOUBLE|FLOAT|DECIMAL|HUGEINT/.test(t));
+    return `${renderTable(names, rows.map((r) => names.map((n) => cell(r[n]))), numeric)}\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
+  } finally {
+    db.close();
+  }
+}
+
+export async function runNamedQuery(name: string, source: string, opts: SqlOptions): Promise<string> {
+  if (!/^[\w-]+$/.test(name) || !listQueries().some((q) => q.name === name)) {
+    throw new QueryError(`no query named '${name}'; known: ${listQueries().map((q) => q.name).join(', ')}`);
+  }
+  return runSql(source, readFileSync(new URL(`${name}.sql`, QUERIES_DIR), 'utf8'), opts);
+}
