@@ -62,6 +62,9 @@ export class EventStatsHandler {
     const perGroup = new Float64Array(grp.values.length);
     const groupOfEvent = new Int32Array(event.values.length).fill(-1);
     const isKvm = grp.values.map((v) => v !== null && KVM_GROUPS.has(v));
+    let lastCpu = -1;
+    let lastKey = -1;
+    let lastTask: TaskStats | undefined;
     for (let i = 0; i < batch.numRows; i++) {
       const e = event.indices[i]!;
       perEvent[e]!++;
@@ -70,15 +73,20 @@ export class EventStatsHandler {
         perGroup[g]!++;
         groupOfEvent[e] = g;
       }
-      this.cpus.add(cpu[i]!);
+      if (cpu[i] !== lastCpu) {
+        lastCpu = cpu[i]!;
+        this.cpus.add(lastCpu);
+      }
       if (!pidV.isValid(i)) continue;
       // comm indices are stable across batches (one dictionary per ingest)
       const key = pid[i]! * 0x100000 + comm.indices[i]!;
-      let task = this.tasks.get(key);
+      let task = key === lastKey ? lastTask : this.tasks.get(key);
       if (!task) {
         task = { pid: pid[i]!, tgid: tgidV.isValid(i) ? tgid[i]! : null, comm: comm.values[comm.indices[i]!]!, events: 0, kvmEvents: 0 };
         this.tasks.set(key, task);
       }
+      lastKey = key;
+      lastTask = task;
       task.events++;
       if (g >= 0 && isKvm[g]) task.kvmEvents++;
     }

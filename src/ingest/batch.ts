@@ -29,6 +29,13 @@ class StringDictionary {
     return this.vector;
   }
 
+  // values repeat from line to line (same task, same flags): the last two are compared in place
+  // before a substring is made and hashed
+  private last0 = '';
+  private last0Id = -1;
+  private last1 = '';
+  private last1Id = -1;
+
   id(s: string): number {
     let i = this.index.get(s);
     if (i === undefined) {
@@ -38,7 +45,34 @@ class StringDictionary {
     }
     return i;
   }
+
+  /** Id of text[a..e) without making the substring when it is one of the last two values. */
+  idOfSpan(text: string, a: number, e: number): number {
+    if (this.last0Id >= 0 && sameSpan(this.last0, text, a, e)) return this.last0Id;
+    if (this.last1Id >= 0 && sameSpan(this.last1, text, a, e)) {
+      const id = this.last1Id;
+      this.last1 = this.last0;
+      this.last1Id = this.last0Id;
+      this.last0 = text.slice(a, e);
+      this.last0Id = id;
+      return id;
+    }
+    const s = text.slice(a, e);
+    const i = this.id(s);
+    this.last1 = this.last0;
+    this.last1Id = this.last0Id;
+    this.last0 = s;
+    this.last0Id = i;
+    return i;
+  }
 }
+
+function sameSpan(v: string, text: string, a: number, e: number): boolean {
+  if (v.length !== e - a) return false;
+  for (let k = 0; k < v.length; k++) if (v.charCodeAt(k) !== text.charCodeAt(a + k)) return false;
+  return true;
+}
+
 
 function arrowType(kind: ColumnKind, dictId: number): DataType {
   switch (kind) {
@@ -67,6 +101,8 @@ export class EventBatchBuilder implements RowWriter {
   private values: (Values | string[] | null)[] = [];
   private validity: Uint8Array[] = [];
   private readonly dictionaries: (StringDictionary | null)[];
+  /** Plain string columns written in this batch (the others are all null). */
+  private hasStrings: boolean[] = [];
   private readonly structType: Struct;
 
   constructor(readonly capacity: number = DEFAULT_BATCH_ROWS) {
@@ -91,6 +127,7 @@ export class EventBatchBuilder implements RowWriter {
       }
     });
     this.validity = this.kinds.map(() => new Uint8Array(bytes));
+    this.hasStrings = this.kinds.map(() => false);
     this.row = 0;
   }
 
@@ -124,9 +161,20 @@ export class EventBatchBuilder implements RowWriter {
 
   str(col: number, s: string): void {
     const dict = this.dictionaries[col];
-    if (dict) (this.values[col] as Int32Array)[this.row] = dict.id(s);
-    else (this.values[col] as string[])[this.row] = s;
+    if (dict) (this.values[col] as Int32Array)[this.row] = dict.idOfSpan(s, 0, s.length);
+    else {
+      (this.values[col] as string[])[this.row] = s;
+      this.hasStrings[col] = true;
+    }
     this.setValid(col);
+  }
+
+  strSpan(col: number, text: string, a: number, e: number): void {
+    const dict = this.dictionaries[col];
+    if (dict) {
+      (this.values[col] as Int32Array)[this.row] = dict.idOfSpan(text, a, e);
+      this.setValid(col);
+    } else this.str(col, text.slice(a, e));
   }
 
   /** Forgets the values of columns `fromCol..` in the current row (a decoder gave up half way). */
@@ -171,7 +219,7 @@ export class EventBatchBuilder implements RowWriter {
         return makeData({ type, length, nullCount, nullBitmap, data: (v as Int32Array).subarray(0, length), dictionary });
       }
       case 'utf8':
-        return utf8Data(type as Utf8, v as string[], length, nullBitmap, nullCount);
+        return utf8Data(type as Utf8, this.hasStrings[c] ? (v as string[]) : [], length, nullBitmap, nullCount);
     }
   }
 }
@@ -179,6 +227,7 @@ export class EventBatchBuilder implements RowWriter {
 function utf8Data(type: Utf8, strings: string[], length: number, nullBitmap: Uint8Array, nullCount: number): Data {
   const valueOffsets = new Int32Array(length + 1);
   let bytes = 0;
+  if (strings.length === 0) return makeData({ type, length, nullCount, nullBitmap, valueOffsets, data: new Uint8Array(0) });
   for (let i = 0; i < length; i++) {
     const s = strings[i];
     if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');

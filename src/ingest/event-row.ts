@@ -20,6 +20,23 @@ export type PayloadOutcome = 'decoded' | 'raw-fields' | 'undecoded' | 'no-decode
 
 export class EventRowWriter {
   private readonly cursor = new Cursor();
+  /** Recently seen event names, compared in place to avoid a substring per line. */
+  private readonly names: string[] = [];
+
+  private eventName(s: string, a: number, e: number): string {
+    const len = e - a;
+    const names = this.names;
+    outer: for (let k = 0; k < names.length; k++) {
+      const n = names[k]!;
+      if (n.length !== len) continue;
+      // compare from the end: event names share long prefixes (kvm_mmu_...)
+      for (let j = len - 1; j >= 0; j--) if (n.charCodeAt(j) !== s.charCodeAt(a + j)) continue outer;
+      return n;
+    }
+    const name = s.slice(a, e);
+    if (names.length < 32) names.push(name);
+    return name;
+  }
 
   constructor(readonly dialect: Dialect, readonly ctx: DecodeContext) {}
 
@@ -34,8 +51,8 @@ export class EventRowWriter {
     w.int(C.cpu, h.cpu);
     w.int(C.pid, h.pid);
     if (h.tgid >= 0) w.int(C.tgid, h.tgid);
-    w.str(C.comm, s.slice(h.commStart, h.commEnd));
-    if (h.flagsStart >= 0) w.str(C.flags, s.slice(h.flagsStart, h.flagsEnd));
+    w.strSpan(C.comm, s, h.commStart, h.commEnd);
+    if (h.flagsStart >= 0) w.strSpan(C.flags, s, h.flagsStart, h.flagsEnd);
     if (h.kind === 'stack') {
       w.str(C.grp, 'ftrace');
       w.str(C.event, 'kernel_stack');
@@ -47,14 +64,16 @@ export class EventRowWriter {
       w.str(C.payload, s.slice(h.payloadStart, e));
       return { name: 'unknown', outcome: 'no-decoder' };
     }
-    let name = s.slice(h.eventStart, h.eventEnd);
+    let name = this.eventName(s, h.eventStart, h.eventEnd);
     let payloadStart = h.payloadStart;
     if (name === 'print' && this.dialect === 'trace-cmd') {
-      // trace-cmd prints the ftrace print event as "print: <ip symbol>: <text>", ftrace as "<ip symbol>: <text>"
-      const colon = s.indexOf(': ', payloadStart);
-      if (colon > 0 && colon < e) {
-        name = s.slice(payloadStart, colon);
-        payloadStart = colon + 2;
+      // trace-cmd prints the ftrace print event as "print: <ip symbol>: <text>" (-R: "print: ip=<symbol> buf=<text>"),
+      // ftrace as "<ip symbol>: <text>"
+      const raw = s.startsWith('ip=', payloadStart);
+      const sep = s.indexOf(raw ? ' buf=' : ': ', payloadStart);
+      if (sep > 0 && sep < e) {
+        name = s.slice(payloadStart + (raw ? 3 : 0), sep);
+        payloadStart = sep + (raw ? 5 : 2);
       }
     }
     const spec = EVENT_CATALOG.get(name);
@@ -68,7 +87,9 @@ export class EventRowWriter {
     }
     if (spec.decode(c, w, this.ctx)) return { name, outcome: 'decoded' };
     w.clearRow(C.sp_gen);
-    if (looksLikeRawFields(s, payloadStart, e) && decodeRawFields(name, c.reset(s, payloadStart, e), w, this.ctx)) {
+    // trace-cmd report -R prints 64-bit fields as bare hex; perf and the ftrace fields option do not
+    const u64Hex = this.dialect === 'trace-cmd';
+    if (looksLikeRawFields(s, payloadStart, e) && decodeRawFields(name, c.reset(s, payloadStart, e), w, this.ctx, u64Hex)) {
       return { name, outcome: 'raw-fields' };
     }
     w.clearRow(C.sp_gen);
@@ -95,6 +116,10 @@ export class RecordWriter implements RowSink {
 
   str(col: number, s: string): void {
     this.record[EVENT_COLUMNS[col]!.name] = s;
+  }
+
+  strSpan(col: number, text: string, a: number, e: number): void {
+    this.str(col, text.slice(a, e));
   }
 
   clearRow(fromCol: number): void {

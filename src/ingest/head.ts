@@ -57,13 +57,16 @@ function digitsValue(s: string, i: number, j: number): number {
   return v;
 }
 
-/** Index of the first ` [NNN]` CPU field in s[a..e) (followed by a space or the end); -1 if none. */
+/**
+ * Index of the first ` [NNN]` CPU field in s[a..e), followed by a space, the end, or (trace-cmd
+ * report --raw-ts) directly by the timestamp; -1 if none.
+ */
 function findCpuField(s: string, a: number, e: number): number {
   let i = s.indexOf(' [', a);
   while (i >= 0 && i < e) {
     let j = i + 2;
     while (j < e && isDigit(s.charCodeAt(j))) j++;
-    if (j > i + 2 && s.charCodeAt(j) === 93 && (j + 1 === e || s.charCodeAt(j + 1) === 32)) return i + 1;
+    if (j > i + 2 && s.charCodeAt(j) === 93 && (j + 1 === e || s.charCodeAt(j + 1) === 32 || isDigit(s.charCodeAt(j + 1)))) return i + 1;
     i = s.indexOf(' [', i + 1);
   }
   return -1;

@@ -131,6 +131,39 @@ const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 10
 
 /** Parses a timestamp at s[i..]; returns false if it is not one. */
 export function parseTimestamp(s: string, i: number, ts: Timestamp, scratch: U64): boolean {
+  // fast path: seconds and fraction as plain numbers while ns stays below 2^53 (104 days of uptime)
+  let sec = 0;
+  let j = i;
+  for (;;) {
+    const c = s.charCodeAt(j);
+    if (c < 48 || c > 57) break;
+    sec = sec * 10 + (c - 48);
+    j++;
+  }
+  if (j === i) return false;
+  if (s.charCodeAt(j) !== 46 || sec >= 9007199) return parseTimestampExact(s, i, ts, scratch);
+  j++;
+  const fracStart = j;
+  let frac = 0;
+  while (j - fracStart < 10) {
+    const c = s.charCodeAt(j);
+    if (c < 48 || c > 57) break;
+    frac = frac * 10 + (c - 48);
+    j++;
+  }
+  const digits = j - fracStart;
+  if (digits === 0 || digits > 9) return false;
+  const ns = sec * 1e9 + frac * POW10[9 - digits]!;
+  ts.hi = Math.floor(ns / TWO32);
+  ts.lo = ns >>> 0;
+  ts.fracDigits = digits;
+  ts.isCounter = false;
+  ts.end = j;
+  return true;
+}
+
+/** Any timestamp, exactly: counters up to 2^64-1, seconds up to 2^32. */
+function parseTimestampExact(s: string, i: number, ts: Timestamp, scratch: U64): boolean {
   if (!parseDec64(s, i, scratch)) return false;
   let j = scratch.end;
   if (s.charCodeAt(j) !== 46) {

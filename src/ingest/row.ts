@@ -10,6 +10,8 @@ export interface RowWriter {
   bool(col: number, v: boolean): void;
   /** Dictionary or plain string column. */
   str(col: number, s: string): void;
+  /** The same for text[a..e), without making the substring where the writer can avoid it. */
+  strSpan(col: number, text: string, a: number, e: number): void;
 }
 
 /** A decoded row as a plain object (column name → value); u64 values are bigint. */

@@ -32,7 +32,12 @@ export function sniffFormat(head: string, name = ''): SniffResult {
   }
   const lines = head.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const first = lines.find((l) => l.trim() !== '') ?? '';
-  if (first.startsWith('# tracer:')) return { ok: true, format: 'ftrace', reason: "'# tracer:' header" };
+  if (first.startsWith('# tracer:')) {
+    if (lines.some((l) => /^# \w+ latency trace v/.test(l))) {
+      return { ok: false, message: 'latency-format trace (options/latency-format): its timestamps are relative and task names cut to 8 characters; capture again with latency-format off' };
+    }
+    return { ok: true, format: 'ftrace', reason: "'# tracer:' header" };
+  }
   if (/^cpus=\d+$/.test(first)) return { ok: true, format: 'trace-cmd', reason: "'cpus=N' header" };
   const h = new LineHead();
   const hits: Record<Dialect, number> = { ftrace: 0, 'trace-cmd': 0, perf: 0 };

@@ -27,7 +27,8 @@ export function decodeSetSpte(c: Cursor, w: RowWriter): boolean {
   if (!c.lit('gfn ') || !c.hex64(w, C.gfn) || !c.lit(' spte ') || !c.hex64(w, C.spte) || !c.lit(' (')) return false;
   const close = c.find(')');
   if (close < 0) return false;
-  w.str(C.perm, c.take(close));
+  w.strSpan(C.perm, c.s, c.i, close);
+  c.i = close;
   return c.lit(') level ') && c.decTo(w, C.level) && c.lit(' at ') && c.hex64(w, C.sptep) && c.done;
 }
 

@@ -61,8 +61,12 @@ export function looksLikeRawFields(s: string, i: number, end: number): boolean {
   return false;
 }
 
-/** One value: `0xHEX[ (DEC)]`, `(DEC)`, `'c'(DEC)` or `[-]DEC`; leaves the number in c.last. */
-function readValue(c: Cursor): boolean {
+/**
+ * One value: `0xHEX[ (DEC)]`, `(DEC)`, `'c'(DEC)` or `[-]DEC` — or bare hex where `bareHex`
+ * (64-bit fields in trace-cmd report -R); leaves the number in c.last.
+ */
+function readValue(c: Cursor, bareHex: boolean): boolean {
+  if (bareHex) return c.hexValue();
   if (c.s.startsWith('0x', c.i)) {
     if (!c.hexValue()) return false;
     if (c.s.startsWith(' (', c.i)) {
@@ -88,17 +92,21 @@ function readValue(c: Cursor): boolean {
   return !paren || c.lit(')');
 }
 
-export function decodeRawFields(event: string, c: Cursor, w: RowWriter, ctx: DecodeContext): boolean {
+/**
+ * Decodes `name=value` fields into their columns. `u64Hex`: 64-bit fields print as bare hex (trace-cmd
+ * report -R, e.g. `kvm_mmu_set_spte: gfn=80 spte=14e3a2a25`), not as decimal (`[FAILED TO PARSE]`).
+ */
+export function decodeRawFields(event: string, c: Cursor, w: RowWriter, ctx: DecodeContext, u64Hex = false): boolean {
   const start = c.i;
-  c.lit(FAILED_TO_PARSE);
+  if (c.lit(FAILED_TO_PARSE)) u64Hex = false;
   let unmapped = false;
   while (!c.done) {
     const eq = c.find('=');
     if (eq < 0) return false;
     const field = c.take(eq);
     c.i++;
-    if (!readValue(c)) return false;
     const tg = target(event, field);
+    if (!readValue(c, u64Hex && tg?.kind === 'u64' && !c.s.startsWith('0x', c.i))) return false;
     if (tg === undefined) unmapped = true;
     else if (tg.kind === 'u64') w.u64(tg.col, c.last.hi, c.last.lo);
     else if (tg.kind === 'int') w.int(tg.col, c.last.lo | 0);

@@ -1,0 +1,202 @@
+// Ingest on real fixtures: per-event counts against independent counts (count_events.py / grep -c,
+// see fixtures/cuts/make-cuts.sh and fixtures/variants/README.md), decoded values checked by hand
+// against the printed text, and the tracer's own loss and skip accounting.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { fixture, readCounts } from '../testing/fixtures.js';
+import { present, rowsByLine, type Row } from '../testing/rows.js';
+import { analyzeTrace } from '../cli/pipeline.js';
+import { ingest } from './ingest.js';
+
+const CUTS = readdirSync(fixture('cuts')).filter((f) => f.endsWith('.txt'));
+
+for (const name of [...CUTS.map((f) => `cuts/${f}`), 'mprotect-roundtrip.ftrace.txt.gz']) {
+  test(`${name}: events per name equal the independent count, nothing skipped or lost`, async () => {
+    const path = fixture(name);
+    const report = await analyzeTrace(path);
+    assert.deepEqual(report.events.byName, readCounts(`${path.replace(/\.gz$/, '')}.counts`));
+    assert.equal(report.input.skippedLines, 0);
+    assert.equal(report.input.lostEvents, 0);
+    assert.deepEqual(report.input.undecodedEvents, {});
+  });
+}
+
+test('reading in 64-byte chunks gives the same rows as 1 MiB chunks', async () => {
+  for (const name of ['cuts/touch.tracecmd.txt', 'cuts/touch.perf.txt', 'mprotect-roundtrip.ftrace.txt.gz', 'variants/stacktrace.ftrace.txt']) {
+    const big = await rowsByLine(fixture(name));
+    const small = await rowsByLine(fixture(name), { chunkBytes: 64, batchRows: 1000 });
+    assert.equal(small.rows.size, big.rows.size, name);
+    assert.deepEqual([...small.rows.entries()], [...big.rows.entries()], name);
+    assert.deepEqual({ ...small.result, source: null }, { ...big.result, source: null }, name);
+  }
+});
+
+async function row(name: string, line: number): Promise<Row> {
+  return present((await rowsByLine(fixture(name))).rows.get(line));
+}
+
+test('ftrace: set_spte, get_page, unmap range and an invalid root zap decoded as printed', async () => {
+  const { rows } = await rowsByLine(fixture('cuts/touch.ftrace.txt'));
+  // kvm-workload-16782 [001] ...1. 1383.613551: kvm_mmu_set_spte: gfn 80 spte 111b6ca25 (r-xu) level 1 at 1c6bea400
+  assert.deepEqual(present(rows.get(73)), {
+    line: 73n, ts_ns: 1383613551000n, cpu: 1, pid: 16782, comm: 'kvm-workload', flags: '...1.', grp: 'kvmmmu',
+    event: 'kvm_mmu_set_spte', gfn: 0x80n, spte: 0x111b6ca25n, perm: 'r-xu', level: 1, sptep: 0x1c6bea400n,
+  });
+  // kvm_mmu_get_page: sp gen 0 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new
+  const { line: _l, ts_ns: _t, cpu: _c, pid: _p, comm: _m, flags: _f, ...sp } = present(rows.get(53));
+  assert.deepEqual(sp, {
+    grp: 'kvmmmu', event: 'kvm_mmu_get_page', sp_gen: 0, gfn: 1n, level: 4, gpte_bytes: 8, quadrant: 0, direct: false,
+    access: 'wux', invalid: false, nxe: true, ad: true, root_count: 0, unsync: false, created: true,
+  });
+  // kvm_unmap_hva_range: mmu notifier unmap range: 0x007f6d89c00000 -- 0x007f6d8a400000
+  assert.equal(rows.get(48)!.hva_start, 0x7f6d89c00000n);
+  assert.equal(rows.get(48)!.hva_end, 0x7f6d8a400000n);
+  // kvm-nx-lpage-re-16784 ... kvm_mmu_prepare_zap_page: sp gen 0 gfn 1 l4 8-byte q0 wux invalid nxe ad root 0 sync
+  assert.equal(rows.get(1043)!.comm, 'kvm-nx-lpage-re');
+  assert.equal(rows.get(1043)!.pid, 16784);
+  assert.equal(rows.get(1043)!.invalid, true);
+});
+
+test('ftrace with TGID column', async () => {
+  // kvm-workload-16854   (  16854) [001] .....  1385.395131: kvm_unmap_hva_range: ... 0x007faf04200000 -- 0x007faf04a00000
+  const r = await row('cuts/touch.tgid.txt', 48);
+  assert.equal(r.pid, 16854);
+  assert.equal(r.tgid, 16854);
+  assert.equal(r.hva_start, 0x7faf04200000n);
+  assert.equal(r.ts_ns, 1385395131000n);
+});
+
+test('trace-cmd report: kvm plugin role text rebuilt into role bits 0-15, gfn only where printed, markers', async () => {
+  const { rows } = await rowsByLine(fixture('cuts/touch.tracecmd.txt'));
+  // corpus: kvm-workload-16928 [001] 1387.163630: kvm_mmu_get_page: new sp gfn 1 4 q0 wux !pae nxe wp root 0 sync
+  // level 4 | access wux 7<<8 | nxe 1<<12 | wp 1<<13 = 0x3704 = 14084, the word perf prints for this root
+  const gp = present(rows.get(42));
+  assert.equal(gp.role, 0x3704);
+  assert.equal(gp.role_mask, 0xff00ffff);
+  assert.equal(gp.gfn, 1n);
+  assert.equal(gp.created, true);
+  assert.equal(gp.cr0_wp, true);
+  assert.equal(gp.gpte_bytes, 8);
+  assert.equal(gp.sp_gen, undefined);
+  assert.equal(gp.ad, undefined);
+  // kvm-nx-lpage-re-16930 [000] 1387.349509: kvm_mmu_prepare_zap_page: 1 q0 wux !pae nxe wp root 0 sync
+  const zap = present(rows.get(1008));
+  assert.equal(zap.role, 0x3701);
+  assert.equal(zap.level, 1);
+  assert.equal(zap.gfn, undefined);
+  // print: tracing_mark_write: kvm-workload touch phase=boot
+  assert.deepEqual([rows.get(40)!.event, rows.get(40)!.payload, rows.get(40)!.grp], ['tracing_mark_write', 'kvm-workload touch phase=boot', 'ftrace']);
+});
+
+test('perf script: [FAILED TO PARSE] raw fields, decimal gfn, role word decoded', async () => {
+  const { rows } = await rowsByLine(fixture('cuts/touch.perf.txt'));
+  // kvm-workload 17009 [000] 1389.523872: kvmmmu:kvm_mmu_get_page: [FAILED TO PARSE] mmu_valid_gen=0 gfn=1 role=14084 root_count=0 unsync=0 created=1
+  assert.deepEqual(present(rows.get(41)), {
+    line: 41n, ts_ns: 1389523872000n, cpu: 0, pid: 17009, comm: 'kvm-workload', grp: 'kvmmmu', event: 'kvm_mmu_get_page',
+    sp_gen: 0, gfn: 1n, role: 14084, role_mask: 0xffffffff, level: 4, gpte_bytes: 8, quadrant: 0, direct: false,
+    access: 'wux', invalid: false, nxe: true, cr0_wp: true, ad: true, as_id: 0, root_count: 0, unsync: false, created: true,
+  });
+  // kvm_mmu_unsync_page: [FAILED TO PARSE] ... gfn=320 role=14081: decimal 320 = 0x140, the first guest PT page
+  assert.equal(rows.get(543)!.gfn, 0x140n);
+  assert.equal(rows.get(543)!.level, 1);
+  // kvmmmu:kvm_mmu_set_spte: gfn 80 spte 16b2cda25 (r-xu) level 1 at 23cfd7400
+  assert.equal(rows.get(55)!.spte, 0x16b2cda25n);
+  assert.equal(rows.get(55)!.sptep, 0x23cfd7400n);
+});
+
+test('zap_all_fast used_pages is hex; sched_switch fields', async () => {
+  const { rows } = await rowsByLine(fixture('cuts/zap-all-fast.ftrace.txt'));
+  // kvm_mmu_zap_all_fast: kvm-mmu-valid-gen 0 used_pages 2014
+  assert.equal(rows.get(54)!.valid_gen, 0);
+  assert.equal(rows.get(54)!.used_pages, 0x2014);
+  // <idle>-0 [000] d..2. 1408.885792: sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=capture.sh next_pid=17521 next_prio=120
+  const sw = present(rows.get(18));
+  assert.deepEqual([sw.comm, sw.pid, sw.flags, sw.prev_comm, sw.prev_pid, sw.prev_prio, sw.prev_state, sw.next_comm, sw.next_pid, sw.next_prio],
+    ['<idle>', 0, 'd..2.', 'swapper/0', 0, 120, 'R', 'capture.sh', 17521, 120]);
+});
+
+test('aging: test_age single hva', async () => {
+  // kdamond.0-77 [001] ...1. 1453.685307: kvm_test_age_hva: mmu notifier test age hva: 0x007fab84813000
+  const r = await row('cuts/aging.ftrace.txt', 94);
+  assert.deepEqual([r.comm, r.pid, r.hva_start, r.hva_end], ['kdamond.0', 77, 0x7fab84813000n, undefined]);
+});
+
+test('stack traces: one kernel_stack event per <stack trace>, frames kept', async () => {
+  const { result, rows } = await rowsByLine(fixture('variants/stacktrace.ftrace.txt'));
+  // grep -c '<stack trace>' = 84, grep -c '^ => ' = 1640 (fixtures/variants/README.md)
+  const stacks = [...rows.values()].filter((r) => r.event === 'kernel_stack');
+  assert.equal(stacks.length, 84);
+  assert.equal(result.stackFrames, 1640);
+  assert.equal(stacks.reduce((n, r) => n + String(r.payload).split('\n').length, 0), 1640);
+  assert.equal(String(stacks[0]!.payload).split('\n')[0], 'trace_event_raw_event_kvm_unmap_hva_range');
+  assert.equal(result.skippedLines, 0);
+});
+
+test('lost events: header B-A of an overrun buffer, LOST markers of trace_pipe', async () => {
+  const over = await ingest(fixture('variants/overrun.ftrace.txt'));
+  // entries-in-buffer/entries-written: 347/11752
+  assert.deepEqual([over.lostEvents, over.lostFromHeader, over.events, over.annotations], [11405, 11405, 347, 1]);
+  const pipe = await rowsByLine(fixture('variants/lost.trace_pipe.txt'));
+  // CPU:1 [LOST 1125 EVENTS], CPU:0 [LOST 1143 EVENTS], CPU:1 [LOST 113 EVENTS]
+  assert.deepEqual([pipe.result.format, pipe.result.lostMarkers, pipe.result.lostEvents, pipe.result.events], ['trace_pipe', 3, 2381, 747]);
+  assert.deepEqual([pipe.rows.get(93)!.event, pipe.rows.get(93)!.cpu, pipe.rows.get(93)!.lost], ['lost_events', 1, 1125n]);
+});
+
+test('trace_pipe cut mid-line: the partial first line is a counted skip', async () => {
+  const r = await ingest(fixture('variants/partial.trace_pipe.txt'));
+  assert.equal(r.events, 434);
+  assert.deepEqual(r.skippedByReason, { 'partial first line (trace_pipe read started mid-line)': 1 });
+});
+
+test('ftrace options: no irq-info, counter clock, fields', async () => {
+  const noirq = await rowsByLine(fixture('variants/noirqinfo.ftrace.txt'));
+  assert.equal(noirq.result.events, 435);
+  assert.ok([...noirq.rows.values()].every((r) => r.flags === null));
+  const tsc = await ingest(fixture('variants/counter-clock.ftrace.txt'));
+  assert.deepEqual([tsc.clock, tsc.firstTs, tsc.lastTs], ['counter', '375199946511', '375224338671']);
+  const fields = await analyzeTrace(fixture('variants/fields.ftrace.txt'));
+  // set_spte 133, unmap 71, get_page 7, prepare_zap 7, markers print as "UNKNOWN TYPE 5" (10)
+  assert.deepEqual(fields.events.byName, { kvm_mmu_get_page: 7, kvm_mmu_prepare_zap_page: 7, kvm_mmu_set_spte: 133, kvm_unmap_hva_range: 71, unknown: 10 });
+  assert.deepEqual(fields.input.undecodedEvents, {});
+});
+
+test('fields option values: 0xHEX (DEC) and (DEC) forms', async () => {
+  const { rows } = await rowsByLine(fixture('variants/fields.ftrace.txt'));
+  const gp = [...rows.values()].find((r) => r.event === 'kvm_mmu_get_page')!;
+  // kvm_mmu_get_page: mmu_valid_gen=(0) gfn=0x1 (1) role=0x3704 (14084) root_count=0x0 (0) unsync=(0) created=(1)
+  assert.deepEqual([gp.sp_gen, gp.gfn, gp.role, gp.level, gp.created], [0, 1n, 0x3704, 4, true]);
+  const set = [...rows.values()].find((r) => r.event === 'kvm_mmu_set_spte')!;
+  // kvm_mmu_set_spte: gfn=0x80 (128) spte=0x10e4c5a25 (4534852133) sptep=0x1404eb400 (5373867008) level=(1) r=(1) x=(1) u=(1)
+  assert.deepEqual([set.gfn, set.spte, set.sptep, set.level], [0x80n, 0x10e4c5a25n, 0x1404eb400n, 1]);
+});
+
+test('perf script --ns and pid/tid forms', async () => {
+  const ns = await rowsByLine(fixture('variants/perf-ns.perf-script.txt'));
+  // kvm-workload  4194 [000]   165.443494590: kvm:kvm_unmap_hva_range: ...
+  assert.equal(ns.rows.get(1)!.ts_ns, 165443494590n);
+  assert.equal(ns.result.firstTs, '165.443494590');
+  const tid = await rowsByLine(fixture('variants/perf-tid.perf-script.txt'));
+  // kvm-workload  4194/4194  [000]   165.443494: ...
+  assert.deepEqual([tid.rows.get(1)!.tgid, tid.rows.get(1)!.pid], [4194, 4194]);
+});
+
+test('task names with spaces and slashes (QEMU vCPU threads)', async () => {
+  const r = await analyzeTrace(fixture('variants/spaces-in-comm.ftrace.txt'));
+  // grep -oP '^\s*\K.*?-\d+(?=\s+\[)' | sort | uniq -c: CPU 0/KVM-4094 298, CPU 1/KVM-4095 229
+  const t = (comm: string) => r.kvmTasks.find((x) => x.comm === comm);
+  assert.deepEqual([t('CPU 0/KVM')?.pid, t('CPU 0/KVM')?.events], [4094, 298]);
+  assert.deepEqual([t('CPU 1/KVM')?.pid, t('CPU 1/KVM')?.events], [4095, 229]);
+});
+
+test('trace-cmd report variants: -N raw fields, -R bare-hex fields, --raw-ts integer timestamps', async () => {
+  for (const v of ['N', 'R', 'plain', 'rawts']) {
+    const r = await analyzeTrace(fixture(`variants/tracecmd-${v}.report.txt`));
+    assert.deepEqual(r.events.byName, { kvm_mmu_get_page: 7, kvm_mmu_prepare_zap_page: 7, kvm_mmu_set_spte: 133, kvm_unmap_hva_range: 71, tracing_mark_write: 10 }, v);
+    assert.deepEqual([r.input.skippedLines, r.input.undecodedEvents], [0, {}], v);
+  }
+  const raw = await rowsByLine(fixture('variants/tracecmd-R.report.txt'));
+  const set = [...raw.rows.values()].find((r) => r.event === 'kvm_mmu_set_spte')!;
+  // fx: kvm-workload-4651 [000] 206.202664: kvm_mmu_set_spte: gfn=80 spte=14e3a2a25 sptep=15d87a400 level=1 r=1 x=1 u=1
+  assert.deepEqual([set.gfn, set.spte, set.sptep, set.level], [0x80n, 0x14e3a2a25n, 0x15d87a400n, 1]);
+});
