@@ -4,7 +4,7 @@
 -- Columns:
 --   event        kvm_unmap_hva_range, kvm_age_hva, kvm_test_age_hva or kvm_set_spte_hva
 --   comm         source task name
---   pages        range size in 4 KiB pages (1 for single-hva events)
+--   range_pages  range size in 4 KiB pages (1 for single-hva events)
 --   calls        number of notifications
 --   total_pages  pages covered by all of them
 --   first_hva    lowest range start, hex
@@ -12,12 +12,12 @@
 SELECT
   event,
   comm,
-  coalesce((hva_end - hva_start) // 4096, 1)                     AS pages,
+  coalesce((hva_end - hva_start) // 4096, 1)                     AS range_pages,
   count(*)                                                       AS calls,
   sum(coalesce((hva_end - hva_start) // 4096, 1))                AS total_pages,
   printf('%#x', min(hva_start))                                  AS first_hva,
   printf('%#x', max(coalesce(hva_end, hva_start + 4096)))        AS last_hva
 FROM events
 WHERE event IN ('kvm_unmap_hva_range', 'kvm_age_hva', 'kvm_test_age_hva', 'kvm_set_spte_hva')
-GROUP BY event, comm, pages
-ORDER BY event, calls DESC, pages;
+GROUP BY event, comm, range_pages
+ORDER BY event, calls DESC, range_pages;

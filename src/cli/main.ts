@@ -36,6 +36,11 @@ function withInputOptions<T>(y: Argv<T>) {
     });
 }
 
+/** yargs hands a positional '-' (stdin) over as ''. */
+function inputPath(p: string): string {
+  return p === '' ? '-' : p;
+}
+
 function useColor(flag: boolean | undefined): boolean {
   if (flag !== undefined) return flag;
   return process.stdout.isTTY === true && !('NO_COLOR' in process.env);
@@ -54,10 +59,15 @@ async function main(argv: string[]): Promise<void> {
         .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'report format' })
         .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
       async (a) => {
-        const report = await analyzeTrace(a.trace, pipelineOptions(a));
+        const report = await analyzeTrace(inputPath(a.trace), pipelineOptions(a));
         process.stdout.write(a.format === 'json'
           ? `${JSON.stringify(report, null, 2)}\n`
           : renderText(report, { color: useColor(a.color) }));
+        if (report.input.truncated) {
+          // the report covers what could be read; the input itself was not whole
+          process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);
+          process.exitCode = EXIT.input;
+        }
       },
     )
     .command(
@@ -69,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
         const { convertTrace } = await import('../store/convert.js');
         const out = a.o;
         if (!/\.(parquet|arrow|feather|ipc)$/.test(out)) throw new UsageError(`-o ${out}: expected a .parquet or .arrow file name`);
-        const n = await convertTrace(a.trace, out, pipelineOptions(a));
+        const n = await convertTrace(inputPath(a.trace), out, pipelineOptions(a));
         process.stderr.write(`wrote ${n} events to ${out}\n`);
       },
     )
@@ -83,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
         .conflicts('json', 'csv'),
       async (a) => {
         const { runSql } = await import('../store/sql.js');
-        process.stdout.write(await runSql(a.source, a.query, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
       },
     )
     .command(
@@ -96,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
         .conflicts('json', 'csv'),
       async (a) => {
         const { runNamedQuery } = await import('../store/sql.js');
-        process.stdout.write(await runNamedQuery(a.name, a.source, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
       },
     )
     .command(
@@ -104,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
       'list the canned queries',
       (y) => y,
       async () => {
-        const { listQueries } = await import('../store/sql.js');
+        const { listQueries } = await import('../store/queries.js');
         for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
       },
     )

@@ -61,7 +61,7 @@ export function parseDec64(s: string, i: number, out: U64): boolean {
   let lo = 0;
   for (;;) {
     const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) break;
+    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     // value = value * 10 + d, on 32-bit halves (lo*10 + d < 2^36 is exact in a double)
     const l = lo * 10 + (c - 48);
     const carry = Math.floor(l / TWO32);
@@ -89,7 +89,7 @@ export function parseInt32At(s: string, i: number, scan: { end: number }): numbe
   let v = 0;
   for (;;) {
     const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) break;
+    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     v = v * 10 + (c - 48);
     i++;
   }
@@ -136,7 +136,7 @@ export function parseTimestamp(s: string, i: number, ts: Timestamp, scratch: U64
   let j = i;
   for (;;) {
     const c = s.charCodeAt(j);
-    if (c < 48 || c > 57) break;
+    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     sec = sec * 10 + (c - 48);
     j++;
   }
@@ -147,7 +147,7 @@ export function parseTimestamp(s: string, i: number, ts: Timestamp, scratch: U64
   let frac = 0;
   while (j - fracStart < 10) {
     const c = s.charCodeAt(j);
-    if (c < 48 || c > 57) break;
+    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     frac = frac * 10 + (c - 48);
     j++;
   }
@@ -182,7 +182,7 @@ function parseTimestampExact(s: string, i: number, ts: Timestamp, scratch: U64):
   let frac = 0;
   while (j - fracStart < 10) {
     const c = s.charCodeAt(j);
-    if (c < 48 || c > 57) break;
+    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     frac = frac * 10 + (c - 48);
     j++;
   }

@@ -17,5 +17,5 @@ export function renderTable(head: string[], rows: (string | number)[][], numeric
     colAligns: head.map((_, i) => (numeric[i] ? 'right' : 'left')),
   });
   for (const r of rows) t.push(r.map(String));
-  return t.toString();
+  return t.toString().split('\n').map((l) => l.trimEnd()).join('\n');
 }

@@ -1,7 +1,7 @@
 // `mmu-trace sql` and `mmu-trace query`: SQL over the events table, printed as a table, JSON or CSV.
-import { readdirSync, readFileSync } from 'node:fs';
 import type { PipelineOptions } from '../cli/pipeline.js';
 import { renderTable } from '../report/table.js';
+import { listQueries, queryText } from './queries.js';
 import { openDatabase } from './duckdb.js';
 import { loadEvents } from './sources.js';
 
@@ -14,24 +14,6 @@ export interface SqlOptions extends PipelineOptions {
 /** Raised for a query name that has no file, or SQL DuckDB rejects (a usage problem, not a crash). */
 export class QueryError extends Error {
   override readonly name = 'QueryError';
-}
-
-const QUERIES_DIR = new URL('../../../queries/', import.meta.url);
-
-export interface QueryInfo {
-  name: string;
-  /** First comment line after the name. */
-  summary: string;
-}
-
-export function listQueries(): QueryInfo[] {
-  return readdirSync(QUERIES_DIR)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()
-    .map((f) => {
-      const first = readFileSync(new URL(f, QUERIES_DIR), 'utf8').split('\n')[0] ?? '';
-      return { name: f.slice(0, -4), summary: first.replace(/^--\s*[\w-]+:\s*/, '') };
-    });
 }
 
 function csvCell(v: unknown): string {
@@ -72,5 +54,5 @@ export async function runNamedQuery(name: string, source: string, opts: SqlOptio
   if (!/^[\w-]+$/.test(name) || !listQueries().some((q) => q.name === name)) {
     throw new QueryError(`no query named '${name}'; known: ${listQueries().map((q) => q.name).join(', ')}`);
   }
-  return runSql(source, readFileSync(new URL(`${name}.sql`, QUERIES_DIR), 'utf8'), opts);
+  return runSql(source, queryText(name), opts);
 }

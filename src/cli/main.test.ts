@@ -1,0 +1,133 @@
+// The command line as a user meets it: exit codes of design.md §7, clear messages for bad input,
+// the JSON contract's keys, and DuckDB loaded only by the verbs that use it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { REPO, fixture, readCounts } from '../testing/fixtures.js';
+
+const CLI = join(REPO, 'dist/src/cli/main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'mmu-trace-cli-'));
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...(env.NODE_IMPORT ? ['--import', env.NODE_IMPORT] : []), CLI, ...args], {
+    encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 << 20,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, content: string | Buffer): string {
+  const p = join(tmp, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+test('analyze --format json: the contract keys and counts of a real trace', () => {
+  const r = run(['analyze', fixture('mprotect-roundtrip.ftrace.txt.gz'), '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.schemaVersion, 1);
+  assert.equal(j.tool.name, 'mmu-trace');
+  for (const k of ['path', 'format', 'lines', 'events', 'skippedLines', 'skippedByReason', 'lostEvents', 'firstTs', 'lastTs', 'cpus']) {
+    assert.ok(k in j.input, k);
+  }
+  assert.deepEqual(j.events.byName, readCounts(fixture('mprotect-roundtrip.ftrace.txt.counts')));
+  // header: entries-in-buffer/entries-written: 125662/125662   #P:2
+  assert.deepEqual([j.input.format, j.input.events, j.input.lostEvents, j.input.cpus], ['ftrace', 125662, 0, 2]);
+});
+
+test('analyze text report fits 100 columns', () => {
+  const r = run(['analyze', fixture('cuts/touch.perf.txt')]);
+  assert.equal(r.code, 0, r.stderr);
+  const long = r.stdout.split('\n').filter((l) => l.length > 100);
+  assert.deepEqual(long, []);
+  assert.match(r.stdout, /perf/);
+});
+
+test('stdin input (-), gzip sniffed from content whatever the name', () => {
+  const gz = file('trace.bin', gzipSync(readFileSync(fixture('cuts/touch.ftrace.txt'))));
+  const viaFile = run(['analyze', gz, '--format', 'json']);
+  assert.equal(viaFile.code, 0, viaFile.stderr);
+  const r = spawnSync(process.execPath, [CLI, 'analyze', '-', '--format', 'json'], { input: readFileSync(gz), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).events, JSON.parse(viaFile.stdout).events);
+  assert.equal(JSON.parse(r.stdout).input.compressed, true);
+});
+
+test('bad input: clear messages and exit code 3, never a stack trace', () => {
+  const cases: [string, string | Buffer, RegExp][] = [
+    ['empty.txt', '', /empty input \(0 bytes\)/],
+    ['garbage.bin', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)), /binary data/],
+    ['comments.txt', '# just\n# comments\n', /no trace lines, only 2 comment line/],
+    ['prose.txt', 'hello world\nthis is not a trace\n', /no line in the first 2 looks like/],
+  ];
+  for (const [name, content, message] of cases) {
+    const r = run(['analyze', file(name, content)]);
+    assert.equal(r.code, 3, name);
+    assert.match(r.stderr, message, name);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, name);
+  }
+  const missing = run(['analyze', join(tmp, 'nope.txt')]);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /nope\.txt: no such file/);
+});
+
+test('a truncated .gz: report of what was read, a message, exit code 3', () => {
+  const whole = readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const r = run(['analyze', file('cut.gz', whole.subarray(0, 200_000)), '--format', 'json']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /gzip data is truncated/);
+  const j = JSON.parse(r.stdout);
+  assert.match(j.input.truncated, /truncated/);
+  assert.ok(j.input.events > 10000 && j.input.events < 125662);
+});
+
+test('CRLF line ends, an unknown event, and a line cut in the middle are handled and counted', () => {
+  const lines = readFileSync(fixture('cuts/touch.ftrace.txt'), 'utf8').split('\n');
+  const crlf = run(['analyze', file('crlf.txt', lines.join('\r\n')), '--format', 'json']);
+  assert.equal(crlf.code, 0, crlf.stderr);
+  const j = JSON.parse(crlf.stdout);
+  assert.deepEqual(j.events.byName, readCounts(fixture('cuts/touch.ftrace.txt.counts')));
+  assert.equal(j.input.crlfLines, lines.length - 1);
+
+  const unknown = '    kvm-workload-16782   [001] ...1.  1383.613551: my_new_event: foo=1 bar=baz';
+  const cut = lines[72]!.slice(0, 40);
+  const edited = [...lines.slice(0, 60), unknown, cut, ...lines.slice(60)].join('\n');
+  const r = run(['analyze', file('edited.txt', edited), '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout);
+  assert.equal(e.events.byName.my_new_event, 1);
+  assert.equal(e.input.skippedLines, 1);
+  assert.deepEqual(e.input.skippedByReason, { 'unparseable line': 1 });
+  assert.equal(e.input.skipExamples[0].line, 62);
+  assert.match(e.input.skipExamples[0].message, /col \d+/);
+});
+
+test('usage errors exit 2', () => {
+  assert.equal(run([]).code, 2);
+  assert.equal(run(['analyze']).code, 2);
+  assert.equal(run(['analyze', fixture('cuts/touch.perf.txt'), '--format', 'xml']).code, 2);
+  const q = run(['query', 'no_such_query', fixture('cuts/touch.perf.txt')]);
+  assert.equal(q.code, 2);
+  assert.match(q.stderr, /no query named 'no_such_query'/);
+});
+
+test('--help, analyze and queries never load DuckDB; sql does', () => {
+  const hook = file('hook.mjs', `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent("import { appendFileSync } from 'node:fs'; export async function resolve(s, c, n) { if (s.includes('duckdb')) appendFileSync(process.env.DUCK_LOG, s + '\\\\n'); return n(s, c); }"));
+`);
+  const loaded = (args: string[]): string => {
+    const log = join(tmp, `duck-${args[0]}.log`);
+    writeFileSync(log, '');
+    const r = run(args, { NODE_IMPORT: hook, DUCK_LOG: log });
+    assert.equal(r.code, 0, r.stderr);
+    return readFileSync(log, 'utf8');
+  };
+  assert.equal(loaded(['--help']), '');
+  assert.equal(loaded(['analyze', fixture('cuts/touch.perf.txt')]), '');
+  assert.equal(loaded(['queries']), '');
+  assert.match(loaded(['sql', fixture('cuts/touch.perf.txt'), 'select 1']), /@duckdb\/node-api/);
+});
