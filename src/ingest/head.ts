@@ -209,10 +209,15 @@ export function scanPerf(s: string, a: number, e: number, h: LineHead): boolean 
     h.tgid = digitsValue(s, k, slash);
     h.pid = digitsValue(s, slash + 1, j);
     if (h.tgid < 0) return false;
+  } else if (s.charCodeAt(k) === 45) {
+    // perf prints pid -1 for samples it could not attribute (comm ":-1")
+    h.pid = -digitsValue(s, k + 1, j);
+    if (h.pid >= 0) return false;
   } else {
     h.pid = digitsValue(s, k, j);
+    if (h.pid < 0) return false;
   }
-  if (h.pid < 0 || k === a) return false;
+  if (k === a) return false;
   h.commStart = skipSpaces(s, a, k);
   h.commEnd = trimEnd(s, a, k);
   let i = skipSpaces(s, cpuField(s, open, h), e);
