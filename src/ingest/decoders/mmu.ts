@@ -43,10 +43,23 @@ export function decodeSpteRequested(c: Cursor, w: RowWriter, ctx: DecodeContext)
 }
 
 /** "as id %d gfn %llx level %d old_spte %llx new_spte %llx" */
-export function decodeTdpSpteChanged(c: Cursor, w: RowWriter): boolean {
-  return c.lit('as id ') && c.decTo(w, C.as_id) && c.lit(' gfn ') && c.hex64(w, C.gfn) && c.lit(' level ')
+export function decodeTdpSpteChanged(c: Cursor, w: RowWriter, ctx: DecodeContext): boolean {
+  if (!(c.lit('as id ') && c.decTo(w, C.as_id) && c.lit(' gfn ') && c.hex64(w, C.gfn) && c.lit(' level ')
     && c.decTo(w, C.level) && c.lit(' old_spte ') && c.hex64(w, C.old_spte) && c.lit(' new_spte ')
-    && c.hex64(w, C.new_spte) && c.done;
+    && c.hex64(w, C.new_spte) && c.done)) return false;
+  const marker = tdpMarker(c.last.hi, c.last.lo);
+  if (marker !== null) ctx.hint(`tdp-${marker.name}`, marker.text);
+  return true;
+}
+
+/** Non-present and frozen SPTE values, which differ by kernel (spte.h; kvm-mmu-reference.md §3). */
+function tdpMarker(hi: number, lo: number): { name: string; text: string } | null {
+  if (hi === 0 && lo === 0x5a0) return { name: 'frozen', text: 'REMOVED_SPTE 0x5a0 (6.1-6.9, non-present SPTEs are 0)' };
+  if (hi !== 0x80000000) return null;
+  if (lo === 0x5a0) return { name: 'frozen', text: 'FROZEN_SPTE bit63|0x5a0 (6.10-7.1)' };
+  if (lo === 0x1a0) return { name: 'frozen', text: 'FROZEN_SPTE bit63|0x1a0 (7.2+)' };
+  if (lo === 0) return { name: 'nonpresent', text: 'SHADOW_NONPRESENT_VALUE bit 63 (6.10+)' };
+  return null;
 }
 
 /** "vcpu %d gva %llx error_code %s sptep %p old %#llx new %llx spurious %d fixed %d" */
@@ -96,8 +109,9 @@ export function decodeCheckMmioSpte(c: Cursor, w: RowWriter): boolean {
 
 /** "kvm-mmu-valid-gen %u used_pages %x"; ≤5.0 kvm_mmu_invalidate_zap_all_pages prints the gen with %lx. */
 export function zapAllDecoder(genRadix: 10 | 16) {
-  return (c: Cursor, w: RowWriter): boolean => {
+  return (c: Cursor, w: RowWriter, ctx: DecodeContext): boolean => {
     if (!c.lit('kvm-mmu-valid-gen ')) return false;
+    if (genRadix === 16) ctx.hint('zap-all', 'kvm_mmu_invalidate_zap_all_pages (<=5.0)');
     const gen = genRadix === 10 ? c.decInt() : c.hexInt();
     if (Number.isNaN(gen)) return false;
     w.int(C.valid_gen, gen);
