@@ -36,6 +36,17 @@ function withInputOptions<T>(y: Argv<T>) {
     });
 }
 
+function withOutputOptions<T>(y: Argv<T>) {
+  return y
+    .option('json', { type: 'boolean', describe: 'rows as JSON' })
+    .option('csv', { type: 'boolean', describe: 'rows as CSV' })
+    .conflicts('json', 'csv');
+}
+
+function sqlOutput(a: { json?: boolean; csv?: boolean }): 'json' | 'csv' | 'table' {
+  return a.json ? 'json' : a.csv ? 'csv' : 'table';
+}
+
 /** yargs hands a positional '-' (stdin) over as ''. */
 function inputPath(p: string): string {
   return p === '' ? '-' : p;
@@ -86,27 +97,21 @@ async function main(argv: string[]): Promise<void> {
     .command(
       'sql <source> <query>',
       'run SQL over the events table of a trace, .parquet or .arrow file',
-      (y) => withInputOptions(y.positional('source', { type: 'string', demandOption: true })
-        .positional('query', { type: 'string', demandOption: true }))
-        .option('json', { type: 'boolean', describe: 'rows as JSON' })
-        .option('csv', { type: 'boolean', describe: 'rows as CSV' })
-        .conflicts('json', 'csv'),
+      (y) => withOutputOptions(withInputOptions(y.positional('source', { type: 'string', demandOption: true })
+        .positional('query', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runSql } = await import('../store/sql.js');
-        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: sqlOutput(a) }));
       },
     )
     .command(
       'query <name> <source>',
       'run a canned query from queries/<name>.sql (list them: mmu-trace queries)',
-      (y) => withInputOptions(y.positional('name', { type: 'string', demandOption: true })
-        .positional('source', { type: 'string', demandOption: true }))
-        .option('json', { type: 'boolean', describe: 'rows as JSON' })
-        .option('csv', { type: 'boolean', describe: 'rows as CSV' })
-        .conflicts('json', 'csv'),
+      (y) => withOutputOptions(withInputOptions(y.positional('name', { type: 'string', demandOption: true })
+        .positional('source', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runNamedQuery } = await import('../store/sql.js');
-        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: a.json ? 'json' : a.csv ? 'csv' : 'table' }));
+        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: sqlOutput(a) }));
       },
     )
     .command(

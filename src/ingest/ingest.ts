@@ -64,7 +64,7 @@ export interface IngestResult {
   firstTs: string | null;
   lastTs: string | null;
   /** Events whose payload no decoder variant matched (kept with their raw payload), by name. */
-  undecoded: Record<string, number>;
+  undecodedEvents: Record<string, number>;
   crlfLines: number;
   /** Set when the input ended early (e.g. a truncated .gz): the message says how. */
   truncated: string | null;
@@ -375,7 +375,7 @@ class LineProcessor {
       clock: this.clock,
       firstTs: fmt(this.first),
       lastTs: fmt(last),
-      undecoded: this.undecoded,
+      undecodedEvents: this.undecoded,
       crlfLines: this.crlf,
       truncated,
       kernel: {

@@ -15,7 +15,7 @@ const SP = ['sp_gen', 'gfn', 'level', 'gpte_bytes', 'quadrant', 'direct', 'acces
 async function rows(name: string) {
   const r = await rowsByLine(fixture(`kernel-variants/${name}`));
   assert.equal(r.result.skippedLines, 0, name);
-  assert.deepEqual(r.result.undecoded, {}, name);
+  assert.deepEqual(r.result.undecodedEvents, {}, name);
   return { ...r, list: [...r.rows.values()].map(present) };
 }
 

@@ -142,20 +142,29 @@ export function parseTimestamp(s: string, i: number, ts: Timestamp, scratch: U64
   }
   if (j === i) return false;
   if (s.charCodeAt(j) !== 46 || sec >= 9007199) return parseTimestampExact(s, i, ts, scratch);
-  j++;
-  const fracStart = j;
+  if (!parseFraction(s, j + 1, ts)) return false;
+  const ns = sec * 1e9 + ts.lo;
+  ts.hi = Math.floor(ns / TWO32);
+  ts.lo = ns >>> 0;
+  return true;
+}
+
+/**
+ * The 1-9 digits after the '.' at s[j..], as nanoseconds in ts.lo (scaled to 9 digits); sets
+ * fracDigits, end and isCounter = false.
+ */
+function parseFraction(s: string, j: number, ts: Timestamp): boolean {
+  const start = j;
   let frac = 0;
-  while (j - fracStart < 10) {
+  while (j - start < 10) {
     const c = s.charCodeAt(j);
     if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
     frac = frac * 10 + (c - 48);
     j++;
   }
-  const digits = j - fracStart;
+  const digits = j - start;
   if (digits === 0 || digits > 9) return false;
-  const ns = sec * 1e9 + frac * POW10[9 - digits]!;
-  ts.hi = Math.floor(ns / TWO32);
-  ts.lo = ns >>> 0;
+  ts.lo = frac * POW10[9 - digits]!;
   ts.fracDigits = digits;
   ts.isCounter = false;
   ts.end = j;
@@ -177,18 +186,8 @@ function parseTimestampExact(s: string, i: number, ts: Timestamp, scratch: U64):
   // seconds must fit 2^32 (136 years of uptime) for the limb arithmetic below
   if (scratch.hi !== 0) return false;
   const sec = scratch.lo;
-  j++;
-  const fracStart = j;
-  let frac = 0;
-  while (j - fracStart < 10) {
-    const c = s.charCodeAt(j);
-    if (!(c >= 48 && c <= 57)) break; // NaN past the end stops too
-    frac = frac * 10 + (c - 48);
-    j++;
-  }
-  const digits = j - fracStart;
-  if (digits === 0 || digits > 9) return false;
-  const fracNs = frac * POW10[9 - digits]!;
+  if (!parseFraction(s, j + 1, ts)) return false;
+  const fracNs = ts.lo;
   // ns = sec * 1e9 + fracNs, computed on 32-bit halves: sec = a * 2^16 + b
   const a = Math.floor(sec / 65536);
   const b = sec - a * 65536;
@@ -206,9 +205,6 @@ function parseTimestampExact(s: string, i: number, ts: Timestamp, scratch: U64):
   }
   ts.hi = aHi + lowHi + carry;
   ts.lo = lo;
-  ts.fracDigits = digits;
-  ts.isCounter = false;
-  ts.end = j;
   return true;
 }
 

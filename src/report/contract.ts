@@ -1,36 +1,18 @@
 // The JSON report contract (design.md §6): stable keys, schemaVersion 1. Keys may be added,
 // never renamed. Built from the ingest result and the analyses' data; nothing here computes.
-import type { IngestResult, KernelInfo, SkipExample } from '../ingest/ingest.js';
+import type { IngestResult, KernelInfo } from '../ingest/ingest.js';
 import type { EventStatsData, TaskStats } from '../analyses/event-stats.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
-export interface InputReport {
-  path: string;
-  format: string;
-  formatReason: string;
+/** The input section: the ingest's own accounting, plus what the batches showed (CPUs). */
+export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' | 'blankLines'> & {
   compressed: boolean;
+  /** Bytes of text (after decompression). */
   bytes: number;
-  lines: number;
-  events: number;
-  skippedLines: number;
-  skippedByReason: Record<string, number>;
-  skipExamples: SkipExample[];
-  lostEvents: number;
-  lostFromHeader: number | null;
-  lostMarkers: number;
-  entries: { inBuffer: number; written: number } | null;
-  firstTs: string | null;
-  lastTs: string | null;
-  clock: 'ns' | 'counter';
+  /** #P: or cpus= from the header, else the number of CPUs seen. */
   cpus: number;
   cpusSeen: number[];
-  headerLines: number;
-  annotations: number;
-  stackFrames: number;
-  crlfLines: number;
-  truncated: string | null;
-  undecodedEvents: Record<string, number>;
-}
+};
 
 export interface VmReport {
   id: string;
@@ -69,37 +51,18 @@ function vmsByTgid(tasks: TaskStats[]): VmReport[] {
 }
 
 export function buildReport(ing: IngestResult, stats: EventStatsData): AnalyzeReport {
+  const { source, kernel: _kernel, headerCpus, blankLines: _blank, ...input } = ing;
   const kvmTasks = stats.tasks.filter((t) => t.kvmEvents > 0);
   const vms = vmsByTgid(kvmTasks);
   const report: AnalyzeReport = {
     schemaVersion: 1,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     input: {
-      path: ing.path,
-      format: ing.format,
-      formatReason: ing.formatReason,
-      compressed: ing.source.compressed,
-      bytes: ing.source.bytesText,
-      lines: ing.lines,
-      events: ing.events,
-      skippedLines: ing.skippedLines,
-      skippedByReason: ing.skippedByReason,
-      skipExamples: ing.skipExamples,
-      lostEvents: ing.lostEvents,
-      lostFromHeader: ing.lostFromHeader,
-      lostMarkers: ing.lostMarkers,
-      entries: ing.entries,
-      firstTs: ing.firstTs,
-      lastTs: ing.lastTs,
-      clock: ing.clock,
-      cpus: ing.headerCpus ?? stats.cpus.length,
+      ...input,
+      compressed: source.compressed,
+      bytes: source.bytesText,
+      cpus: headerCpus ?? stats.cpus.length,
       cpusSeen: stats.cpus,
-      headerLines: ing.headerLines,
-      annotations: ing.annotations,
-      stackFrames: ing.stackFrames,
-      crlfLines: ing.crlfLines,
-      truncated: ing.truncated,
-      undecodedEvents: ing.undecoded,
     },
     kernel: ing.kernel,
     events: { byName: stats.byName, byGroup: stats.byGroup, groupOf: stats.groupOf },
