@@ -37,6 +37,8 @@ test('analyze --format json: the contract keys and counts of a real trace', () =
   assert.deepEqual(j.events.byName, readCounts(fixture('mprotect-roundtrip.ftrace.txt.counts')));
   // header: entries-in-buffer/entries-written: 125662/125662   #P:2
   assert.deepEqual([j.input.format, j.input.events, j.input.lostEvents, j.input.cpus], ['ftrace', 125662, 0, 2]);
+  // this host runs shadow paging (tdp_mmu=N): no kvm_tdp_mmu_spte_changed at all
+  assert.equal(j.kernel.mmu, 'shadow');
 });
 
 test('analyze text report fits 100 columns', () => {

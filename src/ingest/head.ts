@@ -208,7 +208,7 @@ export function scanPerf(s: string, a: number, e: number, h: LineHead): boolean 
   if (slash >= 0 && slash < j) {
     h.tgid = digitsValue(s, k, slash);
     h.pid = digitsValue(s, slash + 1, j);
-    if (h.tgid < 0) return false;
+    if (h.tgid < 0 || h.pid < 0) return false;
   } else if (s.charCodeAt(k) === 45) {
     // perf prints pid -1 for samples it could not attribute (comm ":-1")
     h.pid = -digitsValue(s, k + 1, j);

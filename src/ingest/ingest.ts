@@ -304,7 +304,7 @@ class LineProcessor {
 
   /** A line the fast path rejected: the grammar either parses it or says why not. */
   private slowLine(text: string): void {
-    const r = parseLineSlow(this.dialect, text);
+    const r = parseLineSlow(this.dialect, text, this.ctx);
     if (r.ok) {
       this.events++;
       writeRecord(this.builder, r.record, this.line);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { fixture } from '../testing/fixtures.js';
 import { present, rowsByLine } from '../testing/rows.js';
 import { fastParseLine } from './event-row.js';
+import { analyzeTrace } from '../cli/pipeline.js';
 import { DecodeContext } from './context.js';
 import { ROLE_LAYOUTS } from './role.js';
 
@@ -64,6 +65,7 @@ test('6.1: TDP MMU zap with REMOVED_SPTE 0x5a0, split, MMIO, change_pte', async 
   assert.deepEqual(pick(list[11]!, ['hva_start', 'comm', 'pid']), [0x7f5a12345000n, 'qemu-system-x86', 3999]);
   assert.equal(list[0]!.comm, 'CPU 0/KVM');
   assert.match(result.kernel.hints['tdp-frozen']!.value, /0x5a0 \(6\.1-6\.9/);
+  assert.equal((await analyzeTrace(fixture('kernel-variants/v6.1.ftrace.txt'))).kernel.mmu, 'tdp');
   assert.ok(result.kernel.hints.kvm_set_spte_hva);
 });
 

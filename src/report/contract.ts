@@ -26,7 +26,10 @@ export interface AnalyzeReport {
   schemaVersion: 1;
   tool: { name: string; version: string };
   input: InputReport;
-  kernel: KernelInfo;
+  kernel: KernelInfo & {
+    /** Which MMU the events show: kvm_tdp_mmu_spte_changed only comes from the TDP MMU. */
+    mmu: 'tdp' | 'shadow' | 'unknown';
+  };
   events: { byName: Record<string, number>; byGroup: Record<string, number>; groupOf: Record<string, string> };
   /** Tasks that emitted kvm / kvmmmu events (notifier sources and vCPU threads alike). */
   kvmTasks: TaskStats[];
@@ -50,6 +53,13 @@ function vmsByTgid(tasks: TaskStats[]): VmReport[] {
   return [...byTgid.values()].sort((a, b) => a.tgid - b.tgid);
 }
 
+function mmuOf(byName: Record<string, number>): 'tdp' | 'shadow' | 'unknown' {
+  if ((byName.kvm_tdp_mmu_spte_changed ?? 0) > 0) return 'tdp';
+  // shadow pages and SPTEs without a single TDP SPTE change: shadow paging (tdp_mmu=N or no EPT/NPT)
+  if ((byName.kvm_mmu_set_spte ?? 0) + (byName.kvm_mmu_get_page ?? 0) > 0) return 'shadow';
+  return 'unknown';
+}
+
 export function buildReport(ing: IngestResult, stats: EventStatsData): AnalyzeReport {
   const { source, kernel: _kernel, headerCpus, blankLines: _blank, ...input } = ing;
   const kvmTasks = stats.tasks.filter((t) => t.kvmEvents > 0);
@@ -64,7 +74,7 @@ export function buildReport(ing: IngestResult, stats: EventStatsData): AnalyzeRe
       cpus: headerCpus ?? stats.cpus.length,
       cpusSeen: stats.cpus,
     },
-    kernel: ing.kernel,
+    kernel: { ...ing.kernel, mmu: mmuOf(stats.byName) },
     events: { byName: stats.byName, byGroup: stats.byGroup, groupOf: stats.groupOf },
     kvmTasks,
     vms,

@@ -32,9 +32,7 @@ export function renderText(r: AnalyzeReport, opts: TextOptions): string {
   const k = r.kernel;
   kv('role', `layout ${k.roleLayout} (kernels ${k.roleLayoutKernels}; ${k.roleLayoutSource === 'default' ? 'assumed, use --role-layout to change' : `from ${k.roleLayoutSource}`})`);
   for (const [name, h] of Object.entries(k.hints)) kv('hint', `${name}: ${h.value} (line ${h.line})`);
-  const mmu = (r.events.byName.kvm_tdp_mmu_spte_changed ?? 0) > 0 ? 'TDP MMU events present'
-    : (r.events.byName.kvm_mmu_set_spte ?? 0) > 0 ? 'shadow-MMU SPTE events only (no kvm_tdp_mmu_spte_changed)' : 'no SPTE events';
-  kv('mmu', mmu);
+  kv('mmu', { tdp: 'TDP MMU (kvm_tdp_mmu_spte_changed events)', shadow: 'shadow MMU (SPTE events, no kvm_tdp_mmu_spte_changed)', unknown: 'no SPTE events' }[k.mmu]);
   if (i.skippedLines > 0) {
     out.push('', c.bold('skipped lines'));
     out.push(renderTable(['reason', 'lines'], Object.entries(i.skippedByReason), [false, true]));

@@ -71,7 +71,7 @@ export function decodeSchedWakeup(c: Cursor, w: RowWriter): boolean {
     c.lit(' success=1');
     return c.lit(' target_cpu=') && c.decTo(w, C.target_cpu) && c.done;
   }
-  if (!pluginTask(c, w, C.next_comm, C.next_pid, C.next_prio, c.s.includes(' success=', c.i) ? ' success=' : ' CPU:')) return false;
+  if (!pluginTask(c, w, C.next_comm, C.next_pid, C.next_prio, c.find(' success=') >= 0 ? ' success=' : ' CPU:')) return false;
   c.lit(' success=1');
   return c.lit(' CPU:') && c.decTo(w, C.target_cpu) && c.done;
 }

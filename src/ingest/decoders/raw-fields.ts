@@ -10,7 +10,7 @@ import type { DecodeContext } from '../context.js';
 
 type FieldKind = 'u64' | 'int' | 'bool' | 'role' | 'skip';
 
-interface FieldTarget {
+export interface FieldTarget {
   readonly col: number;
   readonly kind: FieldKind;
 }
@@ -37,8 +37,8 @@ const FIELDS: Readonly<Record<string, FieldTarget>> = {
   r: SKIP, x: SKIP, u: SKIP, ret: SKIP, isa: SKIP, immediate_exit: SKIP,
 };
 
-/** Fields whose meaning depends on the event. */
-function target(event: string, field: string): FieldTarget | undefined {
+/** The column a raw field goes to (some fields' meaning depends on the event); undefined if none. */
+export function rawFieldTarget(event: string, field: string): FieldTarget | undefined {
   if (field === 'mmu_valid_gen') return event === 'kvm_mmu_zap_all_fast' ? t(C.valid_gen, 'int') : t(C.sp_gen, 'int');
   if (field === 'reason' || field === 'exit_reason') return t(C.reason_code, 'int');
   if (field === 'pid' && event === 'sched_wakeup') return t(C.next_pid, 'int');
@@ -105,7 +105,7 @@ export function decodeRawFields(event: string, c: Cursor, w: RowWriter, ctx: Dec
     if (eq < 0) return false;
     const field = c.take(eq);
     c.i++;
-    const tg = target(event, field);
+    const tg = rawFieldTarget(event, field);
     if (!readValue(c, u64Hex && tg?.kind === 'u64' && !c.s.startsWith('0x', c.i))) return false;
     if (tg === undefined) unmapped = true;
     else if (tg.kind === 'u64') w.u64(tg.col, c.last.hi, c.last.lo);
