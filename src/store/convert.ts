@@ -3,6 +3,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { RecordBatchFileWriter } from 'apache-arrow';
 import { analyzeTrace, type PipelineOptions } from '../cli/pipeline.js';
+import { EventBatchBuilder } from '../ingest/batch.js';
 import { openDatabase, quoteString } from './duckdb.js';
 import { loadEvents } from './sources.js';
 
@@ -25,13 +26,17 @@ export async function convertTrace(trace: string, out: string, opts: PipelineOpt
     const drained = (async () => {
       for await (const bytes of writer) writeSync(fd, bytes);
     })();
+    let batches = 0;
     const report = await analyzeTrace(trace, {
       ...opts,
       onBatch: async (b) => {
         writer.write(b);
+        batches++;
         await new Promise((r) => setImmediate(r));
       },
     });
+    // a trace without events still gets a valid file: the schema and one empty batch
+    if (batches === 0) writer.write(new EventBatchBuilder(1).finish());
     writer.finish();
     await drained;
     return report.input.events;
