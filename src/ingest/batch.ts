@@ -40,8 +40,10 @@ class StringDictionary {
     let i = this.index.get(s);
     if (i === undefined) {
       i = this.values.length;
-      this.values.push(s);
-      this.index.set(s, i);
+      // a copy: a substring would keep the whole chunk of trace text it was cut from alive
+      const own = Buffer.from(s, 'utf8').toString('utf8');
+      this.values.push(own);
+      this.index.set(own, i);
     }
     return i;
   }
@@ -49,21 +51,13 @@ class StringDictionary {
   /** Id of text[a..e) without making the substring when it is one of the last two values. */
   idOfSpan(text: string, a: number, e: number): number {
     if (this.last0Id >= 0 && sameSpan(this.last0, text, a, e)) return this.last0Id;
-    if (this.last1Id >= 0 && sameSpan(this.last1, text, a, e)) {
-      const id = this.last1Id;
-      this.last1 = this.last0;
-      this.last1Id = this.last0Id;
-      this.last0 = text.slice(a, e);
-      this.last0Id = id;
-      return id;
-    }
-    const s = text.slice(a, e);
-    const i = this.id(s);
+    const id = this.last1Id >= 0 && sameSpan(this.last1, text, a, e) ? this.last1Id : this.id(text.slice(a, e));
     this.last1 = this.last0;
     this.last1Id = this.last0Id;
-    this.last0 = s;
-    this.last0Id = i;
-    return i;
+    // the dictionary's own flat copy: comparing against a substring of a big chunk is slower
+    this.last0 = this.values[id]!;
+    this.last0Id = id;
+    return id;
   }
 }
 
@@ -93,16 +87,20 @@ export function eventsSchema(metadata?: Map<string, string>): Schema {
 
 type Values = Uint32Array | Int32Array | Uint8Array;
 
+/** A plain string column: most rows are null, so only the rows that have a value are kept. */
+interface SparseStrings {
+  rows: number[];
+  texts: string[];
+}
+
 export class EventBatchBuilder implements RowWriter {
   readonly schema: Schema;
   /** Index of the row being written. */
   row = 0;
   private readonly kinds: ColumnKind[];
-  private values: (Values | string[] | null)[] = [];
+  private values: (Values | SparseStrings)[] = [];
   private validity: Uint8Array[] = [];
   private readonly dictionaries: (StringDictionary | null)[];
-  /** Plain string columns written in this batch (the others are all null). */
-  private hasStrings: boolean[] = [];
   private readonly structType: Struct;
 
   constructor(readonly capacity: number = DEFAULT_BATCH_ROWS) {
@@ -123,11 +121,10 @@ export class EventBatchBuilder implements RowWriter {
         case 'i32': case 'dict': return new Int32Array(n);
         case 'u8': return new Uint8Array(n);
         case 'bool': return new Uint8Array(bytes);
-        case 'utf8': return [];
+        case 'utf8': return { rows: [], texts: [] };
       }
     });
     this.validity = this.kinds.map(() => new Uint8Array(bytes));
-    this.hasStrings = this.kinds.map(() => false);
     this.row = 0;
   }
 
@@ -163,8 +160,12 @@ export class EventBatchBuilder implements RowWriter {
     const dict = this.dictionaries[col];
     if (dict) (this.values[col] as Int32Array)[this.row] = dict.idOfSpan(s, 0, s.length);
     else {
-      (this.values[col] as string[])[this.row] = s;
-      this.hasStrings[col] = true;
+      const v = this.values[col] as SparseStrings;
+      if (v.rows.at(-1) === this.row) v.texts[v.texts.length - 1] = s;
+      else {
+        v.rows.push(this.row);
+        v.texts.push(s);
+      }
     }
     this.setValid(col);
   }
@@ -183,7 +184,12 @@ export class EventBatchBuilder implements RowWriter {
     const mask = ~(1 << (this.row & 7));
     for (let c = fromCol; c < this.kinds.length; c++) this.validity[c]![byte]! &= mask;
     for (let c = fromCol; c < this.kinds.length; c++) {
-      if (this.kinds[c] === 'utf8') delete (this.values[c] as string[])[this.row];
+      if (this.kinds[c] !== 'utf8') continue;
+      const v = this.values[c] as SparseStrings;
+      if (v.rows.at(-1) === this.row) {
+        v.rows.pop();
+        v.texts.pop();
+      }
     }
   }
 
@@ -219,25 +225,23 @@ export class EventBatchBuilder implements RowWriter {
         return makeData({ type, length, nullCount, nullBitmap, data: (v as Int32Array).subarray(0, length), dictionary });
       }
       case 'utf8':
-        return utf8Data(type as Utf8, this.hasStrings[c] ? (v as string[]) : [], length, nullBitmap, nullCount);
+        return utf8Data(type as Utf8, v as SparseStrings, length, nullBitmap, nullCount);
     }
   }
 }
 
-function utf8Data(type: Utf8, strings: string[], length: number, nullBitmap: Uint8Array, nullCount: number): Data {
+function utf8Data(type: Utf8, strings: SparseStrings, length: number, nullBitmap: Uint8Array, nullCount: number): Data {
+  const { rows, texts } = strings;
   const valueOffsets = new Int32Array(length + 1);
+  const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'));
   let bytes = 0;
-  if (strings.length === 0) return makeData({ type, length, nullCount, nullBitmap, valueOffsets, data: new Uint8Array(0) });
+  let k = 0;
   for (let i = 0; i < length; i++) {
-    const s = strings[i];
-    if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
+    if (k < rows.length && rows[k] === i) bytes += lengths[k++]!;
     valueOffsets[i + 1] = bytes;
   }
   const data = Buffer.allocUnsafe(bytes);
-  for (let i = 0; i < length; i++) {
-    const s = strings[i];
-    if (s !== undefined) data.write(s, valueOffsets[i]!, 'utf8');
-  }
+  for (let j = 0; j < rows.length; j++) data.write(texts[j]!, valueOffsets[rows[j]!]!, 'utf8');
   return makeData({ type, length, nullCount, nullBitmap, valueOffsets, data: new Uint8Array(data.buffer, data.byteOffset, bytes) });
 }
 

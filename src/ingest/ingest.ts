@@ -27,6 +27,8 @@ export interface IngestOptions {
 
 export interface SkipExample {
   line: number;
+  /** 1-based column where the grammar stopped matching, when known. */
+  column: number | null;
   reason: string;
   message: string;
 }
@@ -325,7 +327,7 @@ class LineProcessor {
     this.skipped++;
     this.skippedByReason[reason] = (this.skippedByReason[reason] ?? 0) + 1;
     if (this.skipExamples.length < MAX_SKIP_EXAMPLES) {
-      this.skipExamples.push({ line: this.line, reason, message: column !== undefined ? `col ${column}: ${message}` : message });
+      this.skipExamples.push({ line: this.line, column: column ?? null, reason, message });
     }
   }
 

@@ -36,7 +36,9 @@ export function renderText(r: AnalyzeReport, opts: TextOptions): string {
   if (i.skippedLines > 0) {
     out.push('', c.bold('skipped lines'));
     out.push(renderTable(['reason', 'lines'], Object.entries(i.skippedByReason), [false, true]));
-    for (const ex of i.skipExamples.slice(0, 5)) out.push(`  line ${ex.line}: ${ex.reason}: ${ex.message}`.slice(0, 100));
+    for (const ex of i.skipExamples.slice(0, 5)) {
+      out.push(`  ${i.path}:${ex.line}${ex.column !== null ? `:${ex.column}` : ''}: ${ex.reason}: ${ex.message}`.slice(0, 100));
+    }
   }
   const undecoded = Object.entries(i.undecodedEvents);
   if (undecoded.length > 0) {
