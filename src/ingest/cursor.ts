@@ -116,6 +116,13 @@ export class Cursor {
     return v;
   }
 
+  /** Writes s[i..j) into a string column (without a substring where the writer avoids one) and moves to j. */
+  strTo(w: RowWriter, col: number, j: number): true {
+    w.strSpan(col, this.s, this.i, j);
+    this.i = j;
+    return true;
+  }
+
   /** A run of non-space characters (may be empty). */
   word(): string {
     let j = this.i;

@@ -77,8 +77,8 @@ export class EventRowWriter {
       }
     }
     const spec = EVENT_CATALOG.get(name);
-    const grp = h.grpStart >= 0 ? s.slice(h.grpStart, h.grpEnd) : spec?.grp;
-    if (grp !== undefined) w.str(C.grp, grp);
+    if (h.grpStart >= 0) w.strSpan(C.grp, s, h.grpStart, h.grpEnd);
+    else if (spec !== undefined) w.str(C.grp, spec.grp);
     w.str(C.event, name);
     const c = this.cursor.reset(s, payloadStart, e);
     if (spec === undefined) {

@@ -11,15 +11,15 @@ export function decodeTlbFlush(c: Cursor, w: RowWriter): boolean {
   if (sep === '' || !c.decTo(w, C.pages) || !c.lit(` reason${sep}`)) return false;
   const open = c.s.lastIndexOf(' (', c.end);
   if (open < c.i) return false;
-  w.str(C.flush_reason, c.take(open));
+  c.strTo(w, C.flush_reason, open);
   return c.lit(' (') && c.decTo(w, C.reason_code) && c.lit(')') && c.done;
 }
 
-/** `key=value` where the value runs up to ` <nextKey>=` (comm may contain spaces). */
-function keyedText(c: Cursor, key: string, nextKey: string): string | null {
-  if (!c.lit(key)) return null;
+/** `key=value` into a column, where the value runs up to `nextKey` (a comm may contain spaces). */
+function keyedText(c: Cursor, w: RowWriter, col: number, key: string, nextKey: string): boolean {
+  if (!c.lit(key)) return false;
   const j = c.find(nextKey);
-  return j < 0 ? null : c.take(j);
+  return j >= 0 && c.strTo(w, col, j);
 }
 
 /** `comm:pid [prio]` as trace-cmd's sched plugin prints a task. */
@@ -29,7 +29,7 @@ function pluginTask(c: Cursor, w: RowWriter, comm: number, pid: number, prio: nu
   const bracket = c.s.lastIndexOf(' [', end);
   const colon = c.s.lastIndexOf(':', bracket);
   if (bracket < c.i || colon < c.i) return false;
-  w.str(comm, c.take(colon));
+  c.strTo(w, comm, colon);
   return c.lit(':') && c.decTo(w, pid) && c.lit(' [') && c.decTo(w, prio) && c.lit(']');
 }
 
@@ -39,22 +39,16 @@ function pluginTask(c: Cursor, w: RowWriter, comm: number, pid: number, prio: nu
  */
 export function decodeSchedSwitch(c: Cursor, w: RowWriter): boolean {
   if (c.s.startsWith('prev_comm=', c.i)) {
-    const prev = keyedText(c, 'prev_comm=', ' prev_pid=');
-    if (prev === null) return false;
-    w.str(C.prev_comm, prev);
+    if (!keyedText(c, w, C.prev_comm, 'prev_comm=', ' prev_pid=')) return false;
     if (!c.lit(' prev_pid=') || !c.decTo(w, C.prev_pid) || !c.lit(' prev_prio=') || !c.decTo(w, C.prev_prio)) return false;
-    const state = keyedText(c, ' prev_state=', ' ==> ');
-    if (state === null) return false;
-    w.str(C.prev_state, state);
-    const next = keyedText(c, ' ==> next_comm=', ' next_pid=');
-    if (next === null) return false;
-    w.str(C.next_comm, next);
+    if (!keyedText(c, w, C.prev_state, ' prev_state=', ' ==> ')) return false;
+    if (!keyedText(c, w, C.next_comm, ' ==> next_comm=', ' next_pid=')) return false;
     return c.lit(' next_pid=') && c.decTo(w, C.next_pid) && c.lit(' next_prio=') && c.decTo(w, C.next_prio) && c.done;
   }
   if (!pluginTask(c, w, C.prev_comm, C.prev_pid, C.prev_prio, ' ==> ') || !c.lit(' ')) return false;
   const arrow = c.find(' ==> ');
   if (arrow < 0) return false;
-  w.str(C.prev_state, c.take(arrow));
+  c.strTo(w, C.prev_state, arrow);
   return c.lit(' ==> ') && pluginTask(c, w, C.next_comm, C.next_pid, C.next_prio, '') && c.done;
 }
 
@@ -64,9 +58,7 @@ export function decodeSchedSwitch(c: Cursor, w: RowWriter): boolean {
  */
 export function decodeSchedWakeup(c: Cursor, w: RowWriter): boolean {
   if (c.s.startsWith('comm=', c.i)) {
-    const comm = keyedText(c, 'comm=', ' pid=');
-    if (comm === null) return false;
-    w.str(C.next_comm, comm);
+    if (!keyedText(c, w, C.next_comm, 'comm=', ' pid=')) return false;
     if (!c.lit(' pid=') || !c.decTo(w, C.next_pid) || !c.lit(' prio=') || !c.decTo(w, C.next_prio)) return false;
     c.lit(' success=1');
     return c.lit(' target_cpu=') && c.decTo(w, C.target_cpu) && c.done;

@@ -14,7 +14,7 @@ export function decodeKvmExit(c: Cursor, w: RowWriter, ctx: DecodeContext): bool
   if (!c.lit('reason ')) return false;
   const rip = c.find(' rip ');
   if (rip < 0) return false;
-  w.str(C.exit_reason, c.take(rip));
+  c.strTo(w, C.exit_reason, rip);
   if (!c.lit(' rip ') || !c.hex64(w, C.rip)) return false;
   if (c.lit(' info ')) return c.hex64(w, C.info1) && c.lit(' ') && c.hex64(w, C.info2) && c.done;
   if (!c.lit(' info1 ') || !c.hex64(w, C.info1) || !c.lit(' info2 ') || !c.hex64(w, C.info2)) return false;
@@ -50,6 +50,6 @@ export function decodeUserspaceExit(c: Cursor, w: RowWriter): boolean {
   if (!c.lit('reason ')) return false;
   const open = c.s.lastIndexOf(' (', c.end);
   if (open < c.i) return false;
-  w.str(C.exit_reason, c.take(open));
+  c.strTo(w, C.exit_reason, open);
   return c.lit(' (') && c.decTo(w, C.reason_code) && c.lit(')') && c.done;
 }
