@@ -18,6 +18,12 @@ class StringDictionary {
   readonly index = new Map<string, number>();
   readonly values: string[] = [];
   private vector: Vector<Utf8> | null = null;
+  // values repeat from line to line (same task, same flags): the last two are compared in place
+  // before a substring is made and hashed
+  private last0 = '';
+  private last0Id = -1;
+  private last1 = '';
+  private last1Id = -1;
 
   /** The dictionary vector covering every value so far. */
   toVector(): Vector<Utf8> {
@@ -28,13 +34,6 @@ class StringDictionary {
     }
     return this.vector;
   }
-
-  // values repeat from line to line (same task, same flags): the last two are compared in place
-  // before a substring is made and hashed
-  private last0 = '';
-  private last0Id = -1;
-  private last1 = '';
-  private last1Id = -1;
 
   id(s: string): number {
     let i = this.index.get(s);
@@ -66,7 +65,6 @@ function sameSpan(v: string, text: string, a: number, e: number): boolean {
   for (let k = 0; k < v.length; k++) if (v.charCodeAt(k) !== text.charCodeAt(a + k)) return false;
   return true;
 }
-
 
 function arrowType(kind: ColumnKind, dictId: number): DataType {
   switch (kind) {

@@ -1,14 +1,13 @@
 // One scanned line → one event row: header columns from the LineHead, then the payload through
 // the event's decoder, falling back to raw `name=value` fields, then to the raw payload text.
 // Shared by the streaming ingest (writing Arrow) and the tests (writing plain records).
-import { C } from './schema.js';
+import { C, EVENT_COLUMNS } from './schema.js';
 import { Cursor } from './cursor.js';
 import { DecodeContext } from './context.js';
 import { EVENT_CATALOG } from './decoders/index.js';
 import { decodeRawFields, looksLikeRawFields } from './decoders/raw-fields.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 import type { RowRecord, RowWriter } from './row.js';
-import { EVENT_COLUMNS } from './schema.js';
 
 export interface RowSink extends RowWriter {
   /** Forgets the values of columns `fromCol..` in the current row. */
@@ -22,6 +21,8 @@ export class EventRowWriter {
   private readonly cursor = new Cursor();
   /** Recently seen event names, compared in place to avoid a substring per line. */
   private readonly names: string[] = [];
+
+  constructor(readonly dialect: Dialect, readonly ctx: DecodeContext) {}
 
   private eventName(s: string, a: number, e: number): string {
     const len = e - a;
@@ -37,8 +38,6 @@ export class EventRowWriter {
     if (names.length < 32) names.push(name);
     return name;
   }
-
-  constructor(readonly dialect: Dialect, readonly ctx: DecodeContext) {}
 
   /**
    * Writes the row of the line whose head `h` describes (s[..e) is the line). A `stack` outcome

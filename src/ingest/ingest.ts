@@ -177,7 +177,6 @@ class LineProcessor {
   private first: bigint | null = null;
   private lastHi = 0;
   private lastLo = 0;
-  private seenEvent = false;
   private readonly undecoded: Record<string, number> = {};
   private crlf = 0;
   /** Frames of a `<stack trace>` row still being collected. */
@@ -274,7 +273,6 @@ class LineProcessor {
       this.clock = h.ts.isCounter ? 'counter' : 'ns';
       this.tsDigits = h.ts.fracDigits;
     }
-    this.seenEvent = true;
     this.lastHi = h.ts.hi;
     this.lastLo = h.ts.lo;
     if (h.flagsStart >= 0 && !this.flagsHinted) {
@@ -350,7 +348,7 @@ class LineProcessor {
   }
 
   result(path: string, formatReason: string, source: SourceInfo, truncated: string | null): IngestResult {
-    const last = this.seenEvent ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : null;
+    const last = this.first !== null ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : null;
     const fmt = (v: bigint | null): string | null =>
       v === null ? null : this.clock === 'counter' ? v.toString() : formatSeconds(v, this.tsDigits);
     const lostFromHeader = this.entries ? this.entries.written - this.entries.inBuffer : null;

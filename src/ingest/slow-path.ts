@@ -11,10 +11,10 @@ import { Cursor } from './cursor.js';
 import { DecodeContext } from './context.js';
 import { EVENT_CATALOG } from './decoders/index.js';
 import { FAILED_TO_PARSE, decodeRawFields, rawFieldTarget } from './decoders/raw-fields.js';
-import { PFERR_BITS } from './decoders/mmu.js';
+import { pferrBits } from './decoders/mmu.js';
 import { RecordWriter } from './event-row.js';
 import { Timestamp, U64, parseDec64, parseHex64, parseHexSmall, parseInt32At, parseTimestamp } from './numbers.js';
-import { accessString3, writeRole, type RoleLayoutName } from './role.js';
+import { SP_TEXT_LAYOUT, noteAccessString, writePluginRole, type SpTextVariant } from './decoders/shadow-page.js';
 import type { Dialect } from './head.js';
 import type { RowRecord, RowWriter } from './row.js';
 
@@ -43,11 +43,11 @@ class Mismatch extends Error {
   }
 }
 
-/** Role bits 8-10 as the kvm plugin prints them (access_str order). */
-const PLUGIN_ACCESS = Array.from({ length: 8 }, (_, i) => accessString3(i));
 const GPTE_BYTES: Readonly<Record<string, number>> = { ' 8-byte': 8, ' 4-byte': 4, ' pae': 8, '': 4 };
-/** Shadow-page text variants that show which role layout the kernel has (shadow-page.ts). */
-const SP_LAYOUT: Readonly<Record<string, RoleLayoutName>> = { sp_v5_1: 'v5.1', sp_v4_x: 'v4', sp_v4_19: 'v4' };
+/** The grammar's shadow-page text rules, by the variant names of shadow-page.ts. */
+const SP_RULE_VARIANT: Readonly<Record<string, SpTextVariant>> = {
+  sp_v5_4: 'v5.4+', sp_v5_1: 'v5.1-5.3', sp_v4_x: 'v4.x', sp_v4_19: 'v4.19',
+};
 
 let loaded: { g: ohm.Grammar; sem: ohm.Semantics } | undefined;
 
@@ -180,14 +180,8 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
     genHex(_w) {
       return generation(this, 16);
     },
-    pferrFlags(list) {
-      // summed, as the decoder does (a name given twice counts twice)
-      let bits = 0;
-      for (const flag of list.asIteration().children) {
-        const name = flag.sourceString;
-        bits += name in PFERR_BITS ? 2 ** PFERR_BITS[name]! : Number.parseInt(name, 16);
-      }
-      return bits;
+    pferrFlags(_list) {
+      return pferrBits(this.sourceString);
     },
     rawValue_hex(_0x, _digits, _echo, _end) {
       return u64(this, parseHex64, 'a hex number of at most 16 significant digits');
@@ -215,8 +209,9 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
       const run: Run = this.args.run;
       const col = COLUMN_INDEX.get(this.ctorName);
       if (col !== undefined) return writeColumn(this, col, run.w);
-      const layout = SP_LAYOUT[this.ctorName];
-      if (layout !== undefined) run.ctx.layoutSeen(layout);
+      const variant = SP_RULE_VARIANT[this.ctorName];
+      const layout = variant === undefined ? null : SP_TEXT_LAYOUT[variant];
+      if (layout !== null) run.ctx.layoutSeen(layout);
       for (const child of children) child.fill(run);
     },
     _iter(...children) {
@@ -255,7 +250,7 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
     access(_a, _b, _c, _d) {
       const run: Run = this.args.run;
       run.w.str(C.access, this.sourceString);
-      if (this.sourceString.length === 4) run.ctx.layoutSeen('v7.2');
+      noteAccessString(run.ctx, this.sourceString);
     },
     gpte_bytes(_text) {
       this.args.run.w.int(C.gpte_bytes, GPTE_BYTES[this.sourceString]!);
@@ -263,17 +258,13 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
     pluginRole(level, _q, quadrant, direct, _s1, access, invalid, _s2, notPae, _pae, notNx, _nxe, notWp, _wp, smep, smap, smm,
       _root, rootCount, _s3, unsync, _end) {
       const run: Run = this.args.run;
-      const lv: number = level.value();
-      const q: number = quadrant.value();
-      if (lv > 15) throw new Mismatch(level, 'a level of at most 15');
-      if (q > 3) throw new Mismatch(quadrant, 'a quadrant of at most 3');
       const on = (n: ohm.Node): boolean => n.numChildren > 0;
-      // the plugin decodes the 4.x role union: these are bits 0-15 of the role word
-      const word = lv | (on(notPae) ? 0 : 1 << 4) | (q << 5) | (on(direct) ? 1 << 7 : 0)
-        | (PLUGIN_ACCESS.indexOf(access.sourceString) << 8) | (on(invalid) ? 1 << 11 : 0) | (on(notNx) ? 0 : 1 << 12)
-        | (on(notWp) ? 0 : 1 << 13) | (on(smep) ? 1 << 14 : 0) | (on(smap) ? 1 << 15 : 0);
-      // without " smm" the smm byte is known to be 0; with it, only that it is non-zero
-      writeRole(run.w, word, on(smm) ? 0xffff : 0xff00ffff, run.ctx.layout);
+      const role = {
+        level: level.value() as number, quadrant: quadrant.value() as number, direct: on(direct),
+        access: access.sourceString, invalid: on(invalid), pae: !on(notPae), nxe: !on(notNx), wp: !on(notWp),
+        smep: on(smep), smap: on(smap), smm: on(smm),
+      };
+      if (!writePluginRole(run.w, role, run.ctx)) throw new Mismatch(this, 'a role the 4.x union can hold (level <= 15, quadrant <= 3)');
       rootCount.fill(run);
       unsync.fill(run);
     },

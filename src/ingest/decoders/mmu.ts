@@ -6,17 +6,18 @@ import type { RowWriter } from '../row.js';
 import type { DecodeContext } from '../context.js';
 
 /** __print_flags names of the page-fault error code (arch/x86/include/asm/kvm_host.h PFERR_*). */
-export const PFERR_BITS: Readonly<Record<string, number>> = { P: 0, W: 1, U: 2, RSVD: 3, F: 4, PK: 5, SS: 6, SGX: 15 };
+const PFERR_BITS: Readonly<Record<string, number>> = { P: 0, W: 1, U: 2, RSVD: 3, F: 4, PK: 5, SS: 6, SGX: 15 };
 
-/** Reads a __print_flags(...) word such as `P|W|U` (possibly empty) back into its bits. */
-function pferrFlags(c: Cursor): number {
+/** The bits of a __print_flags(...) word such as `P|W|U` (possibly empty); NaN if a name is unknown. */
+export function pferrBits(text: string): number {
   let bits = 0;
-  const text = c.word();
   if (text === '') return 0;
   for (const name of text.split('|')) {
     const b = PFERR_BITS[name];
+    // __print_flags prints leftover bits as one hex number
+    const rest = b === undefined && name.startsWith('0x') ? Number(name) : NaN;
     if (b !== undefined) bits += 2 ** b;
-    else if (/^0x[0-9a-f]+$/i.test(name)) bits += Number.parseInt(name, 16);
+    else if (!Number.isNaN(rest)) bits += rest;
     else return NaN;
   }
   return bits;
@@ -65,7 +66,7 @@ function tdpMarker(hi: number, lo: number): { name: string; text: string } | nul
 /** "vcpu %d gva %llx error_code %s sptep %p old %#llx new %llx spurious %d fixed %d" */
 export function decodeFastPageFault(c: Cursor, w: RowWriter): boolean {
   if (!c.lit('vcpu ') || !c.decTo(w, C.vcpu) || !c.lit(' gva ') || !c.hex64(w, C.addr) || !c.lit(' error_code ')) return false;
-  const pferr = pferrFlags(c);
+  const pferr = pferrBits(c.word());
   if (Number.isNaN(pferr)) return false;
   w.u64(C.error_code, Math.floor(pferr / 2 ** 32), pferr >>> 0);
   if (!c.lit(' sptep ') || !c.hex64(w, C.sptep) || !c.lit(' old ') || !c.hex64(w, C.old_spte)) return false;

@@ -2,7 +2,7 @@
 // Kernel text (KVM_MMU_PAGE_PRINTK, kvm-mmu-reference.md §1.1) in every released variant, and the
 // libtraceevent kvm plugin's rewrite that trace-cmd prints (§7.3).
 import { C } from '../schema.js';
-import { writeRole } from '../role.js';
+import { accessString3, writeRole, type RoleLayoutName } from '../role.js';
 import type { Cursor } from '../cursor.js';
 import type { RowWriter } from '../row.js';
 import type { DecodeContext } from '../context.js';
@@ -32,6 +32,40 @@ function spTail(c: Cursor, w: RowWriter, withAd: boolean, created: boolean): boo
   return c.done;
 }
 
+/** Role layout a shadow-page text variant proves (kvm-mmu-reference.md §1.1, §2); v5.4+ text fits 5.4-7.1. */
+export const SP_TEXT_LAYOUT: Readonly<Record<SpTextVariant, RoleLayoutName | null>> = {
+  'v5.4+': null, 'v5.1-5.3': 'v5.1', 'v4.x': 'v4', 'v4.19': 'v4',
+};
+
+/** A 4-letter access string is the 16-entry access_str of v7.2+ (mmutrace.h), so its role layout. */
+export function noteAccessString(ctx: DecodeContext, access: string): void {
+  if (access.length === 4) ctx.layoutSeen('v7.2');
+  ctx.hint('access-string', access.length === 4 ? '4 letters rwux (v7.2+ role layout)' : '3 letters wux (<=7.1)');
+}
+
+/** The kvm plugin's role fields, as it prints them. */
+export interface PluginRole {
+  level: number; quadrant: number; direct: boolean; access: string; invalid: boolean;
+  pae: boolean; nxe: boolean; wp: boolean; smep: boolean; smap: boolean; smm: boolean;
+}
+
+/**
+ * The plugin decodes the role with the 4.x union (plugin_kvm.c), so what it prints is bits 0-15 of
+ * the real word; without " smm" the smm byte is known to be 0, with it only that it is non-zero.
+ * Returns false for values the union cannot hold.
+ */
+export function writePluginRole(w: RowWriter, r: PluginRole, ctx: DecodeContext): boolean {
+  const access = PLUGIN_ACCESS.indexOf(r.access);
+  if (r.level > 15 || r.quadrant > 3 || access < 0) return false;
+  const word = r.level | (r.pae ? 1 << 4 : 0) | (r.quadrant << 5) | (r.direct ? 1 << 7 : 0) | (access << 8)
+    | (r.invalid ? 1 << 11 : 0) | (r.nxe ? 1 << 12 : 0) | (r.wp ? 1 << 13 : 0) | (r.smep ? 1 << 14 : 0)
+    | (r.smap ? 1 << 15 : 0);
+  writeRole(w, word, r.smm ? 0xffff : 0xff00ffff, ctx.layout);
+  return true;
+}
+
+const PLUGIN_ACCESS = Array.from({ length: 8 }, (_, i) => accessString3(i));
+
 /** ` q%u%s %s%s`: quadrant, direct, access string, invalid. */
 function spQuadrantAccess(c: Cursor, w: RowWriter, ctx: DecodeContext): boolean {
   if (!c.lit(' q') || !c.decTo(w, C.quadrant)) return false;
@@ -39,8 +73,7 @@ function spQuadrantAccess(c: Cursor, w: RowWriter, ctx: DecodeContext): boolean 
   if (!c.lit(' ')) return false;
   const access = c.word();
   if (access.length !== 3 && access.length !== 4) return false;
-  if (access.length === 4) ctx.layoutSeen('v7.2');
-  ctx.hint('access-string', access.length === 4 ? '4 letters rwux (v7.2+ role layout)' : '3 letters wux (<=7.1)');
+  noteAccessString(ctx, access);
   w.str(C.access, access);
   w.bool(C.invalid, c.lit(' invalid'));
   return true;
@@ -77,8 +110,8 @@ function decodeSpText(c: Cursor, w: RowWriter, ctx: DecodeContext, created: bool
     if (!Number.isFinite(gen)) return false;
     w.int(C.sp_gen, gen);
   } else if (variant !== 'v5.1-5.3') return false;
-  if (variant === 'v4.x' || variant === 'v4.19') ctx.layoutSeen('v4');
-  else if (variant === 'v5.1-5.3') ctx.layoutSeen('v5.1');
+  const layout = SP_TEXT_LAYOUT[variant];
+  if (layout !== null) ctx.layoutSeen(layout);
   ctx.hint('sp-text', `shadow-page text variant ${variant}`);
   if (!spQuadrantAccess(c, w, ctx)) return false;
   return spTail(c, w, withAd, created);
@@ -97,29 +130,24 @@ function decodePluginText(c: Cursor, w: RowWriter, ctx: DecodeContext, created: 
     if (!c.lit('sp gfn ') || !c.hex64(w, C.gfn) || !c.lit(' ')) return false;
   }
   const level = c.decInt();
-  if (Number.isNaN(level) || level > 15 || !c.lit(' q')) return false;
+  if (Number.isNaN(level) || !c.lit(' q')) return false;
   const quadrant = c.decInt();
-  if (Number.isNaN(quadrant) || quadrant > 3) return false;
+  if (Number.isNaN(quadrant)) return false;
   const direct = c.lit(' direct');
   if (!c.lit(' ')) return false;
-  const access = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'].indexOf(c.word());
-  if (access < 0) return false;
+  const access = c.word();
   const invalid = c.lit(' invalid');
   if (!c.lit(' ')) return false;
-  const notPae = c.lit('!');
+  const pae = !c.lit('!');
   if (!c.lit('pae ')) return false;
-  const notNx = c.lit('!');
+  const nxe = !c.lit('!');
   if (!c.lit('nxe ')) return false;
-  const notWp = c.lit('!');
+  const wp = !c.lit('!');
   if (!c.lit('wp')) return false;
   const smep = c.lit(' smep');
   const smap = c.lit(' smap');
   const smm = c.lit(' smm');
-  const word = level | (notPae ? 0 : 1 << 4) | (quadrant << 5) | (direct ? 1 << 7 : 0) | (access << 8)
-    | (invalid ? 1 << 11 : 0) | (notNx ? 0 : 1 << 12) | (notWp ? 0 : 1 << 13) | (smep ? 1 << 14 : 0)
-    | (smap ? 1 << 15 : 0);
-  // without " smm" the smm byte is known to be 0; with it, only that it is non-zero
-  writeRole(w, word, smm ? 0xffff : 0xff00ffff, ctx.layout);
+  if (!writePluginRole(w, { level, quadrant, direct, access, invalid, pae, nxe, wp, smep, smap, smm }, ctx)) return false;
   if (!c.lit(' root ') || !c.decTo(w, C.root_count) || !c.lit(' ')) return false;
   if (c.lit('unsync')) w.bool(C.unsync, true);
   else if (c.lit('sync')) w.bool(C.unsync, false);
