@@ -8,6 +8,8 @@ import { ROLE_LAYOUTS, type RoleLayoutName } from '../ingest/role.js';
 import type { Format } from '../ingest/sniff.js';
 import { TOOL_VERSION } from '../version.js';
 import { analyzeTrace, type PipelineOptions } from './pipeline.js';
+import { loadMemslotsFile } from '../model/memslots.js';
+import { rulesFromOption } from '../model/kernel-rules.js';
 import { renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -18,10 +20,21 @@ class UsageError extends Error {}
 interface CommonArgs {
   'input-format'?: Format;
   'role-layout'?: RoleLayoutName;
+  memslots?: string;
+  kernel?: string;
 }
 
 function pipelineOptions(a: CommonArgs): PipelineOptions {
-  return { format: a['input-format'], roleLayout: a['role-layout'] };
+  let model: PipelineOptions['model'];
+  try {
+    model = {
+      memslots: a.memslots ? loadMemslotsFile(a.memslots) : null,
+      ...(a.kernel ? { rules: rulesFromOption(a.kernel) } : {}),
+    };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { format: a['input-format'], roleLayout: a['role-layout'], model };
 }
 
 function withInputOptions<T>(y: Argv<T>) {
@@ -33,6 +46,14 @@ function withInputOptions<T>(y: Argv<T>) {
     .option('role-layout', {
       choices: Object.keys(ROLE_LAYOUTS) as RoleLayoutName[],
       describe: 'kvm_mmu_page_role layout for raw role words (v4 <=5.0, v5.1 5.1-5.16, v5.17 5.17-7.1, v7.2 >=7.2)',
+    })
+    .option('memslots', {
+      type: 'string',
+      describe: 'JSON array of {slot, as_id, base_gfn, npages, userspace_addr[, vm]}; without it hva<->gfn is inferred',
+    })
+    .option('kernel', {
+      type: 'string',
+      describe: 'host kernel version (e.g. 6.12) whose MMU rules to apply; default: from the trace, else the newest',
     });
 }
 

@@ -3,6 +3,11 @@
 import type { IngestResult, KernelInfo } from '../ingest/ingest.js';
 import type { EventStatsData, TaskStats } from '../analyses/event-stats.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import type { FindingsData } from '../analyses/findings.js';
+import type { EpisodeSummary } from '../analyses/lock-breaks.js';
+import type { SourceTotals } from '../analyses/notifications.js';
+import type { ZapOutcome } from '../analyses/zaps.js';
+import type { Evidence } from '../model/facts.js';
 
 /** The input section: the ingest's own accounting, plus what the batches showed (CPUs). */
 export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' | 'blankLines'> & {
@@ -17,9 +22,50 @@ export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' 
 export interface VmReport {
   id: string;
   /** How the VM was told apart from others. */
-  evidence: 'tgid';
-  tgid: number;
+  evidence: 'tgid' | 'shared-page-tables';
+  tgid: number | null;
   tasks: { pid: number; comm: string; events: number; kvmEvents: number }[];
+  /** Where its memslots came from, and the hva−gfn·4096 offsets learned when inferred. */
+  memslots?: 'file' | 'inferred' | 'none';
+  inferredOffsets?: { delta: string; anchors: number }[];
+}
+
+export interface ZapExample {
+  line: number;
+  gfn: string;
+  level: number;
+  cause: string;
+  causeTask: string;
+  outcome: ZapOutcome;
+  evidence: Evidence;
+  refaultLine: number | null;
+  refaultUs: number | null;
+}
+
+export interface FindingsReport {
+  redundantZaps: {
+    count: number;
+    zaps: number;
+    byEvidence: Record<Evidence, number>;
+    byOutcome: Record<ZapOutcome, number>;
+    zapsByEvidence: Record<Evidence, number>;
+    byCause: Record<string, Record<ZapOutcome, number>>;
+    refaultUs: { median: number | null; p90: number | null };
+    examples: ZapExample[];
+  };
+  flushes: { inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; byOp: Record<string, Record<string, number>> };
+  lockBreaks: { episodes: number; breaks: number; byEvidence: { observed: number; suspected: number }; suspectGapUs: number; list: EpisodeSummary[] };
+  notifications: { total: number; noEffect: number; outsideMemslots: number; byOverlap: Record<string, number>; byTask: Record<string, SourceTotals> };
+  aging: { ageCalls: number; testAgeCalls: number; young: number; youngUnknown: number; flushes: number; byTask: Record<string, { age: number; testAge: number; young: number }> };
+  spteChanges: Record<string, number>;
+  shadowPages: { created: number; zapped: number; zappedInUse: number; freedRoots: number };
+}
+
+export interface ModelReport {
+  rules: { set: string; source: string; why: string };
+  spteFlavour: string;
+  vmSplit: string;
+  operations: number;
 }
 
 export interface AnalyzeReport {
@@ -36,6 +82,8 @@ export interface AnalyzeReport {
   vms: VmReport[];
   /** Why `vms` is empty, when it is. */
   vmsNote?: string;
+  model?: ModelReport;
+  findings?: FindingsReport;
 }
 
 /** VMs by TGID: every process whose threads emitted KVM events. */
@@ -50,7 +98,7 @@ function vmsByTgid(tasks: TaskStats[]): VmReport[] {
     }
     vm.tasks.push({ pid: t.pid, comm: t.comm, events: t.events, kvmEvents: t.kvmEvents });
   }
-  return [...byTgid.values()].sort((a, b) => a.tgid - b.tgid);
+  return [...byTgid.values()].sort((a, b) => (a.tgid ?? 0) - (b.tgid ?? 0));
 }
 
 function mmuOf(byName: Record<string, number>): 'tdp' | 'shadow' | 'unknown' {
@@ -60,10 +108,66 @@ function mmuOf(byName: Record<string, number>): 'tdp' | 'shadow' | 'unknown' {
   return 'unknown';
 }
 
-export function buildReport(ing: IngestResult, stats: EventStatsData): AnalyzeReport {
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+function zapExamples(f: FindingsData): ZapExample[] {
+  const t = f.zaps.table;
+  const col = (n: string): number => t.col(n);
+  const out: ZapExample[] = [];
+  for (let r = 0; r < t.length && out.length < 5; r++) {
+    const outcome = t.getStr(col('outcome'), r) as ZapOutcome;
+    if (outcome === 'needed' || outcome === 'unresolved') continue;
+    const ns = t.getNum(col('refault_ns'), r);
+    out.push({
+      line: t.getNum(col('line'), r), gfn: hex(t.getNum(col('gfn'), r)), level: t.getNum(col('level'), r),
+      cause: t.getStr(col('cause'), r)!, causeTask: t.getStr(col('cause_task'), r)!, outcome,
+      evidence: t.getStr(col('evidence'), r) as Evidence, refaultLine: t.getNum(col('refault_line'), r),
+      refaultUs: Number.isNaN(ns) ? null : Math.round(ns / 10) / 100,
+    });
+  }
+  return out;
+}
+
+function findingsReport(f: FindingsData): FindingsReport {
+  const us = (ns: number | null): number | null => (ns === null ? null : Math.round(ns / 10) / 100);
+  return {
+    redundantZaps: {
+      count: f.zaps.redundant, zaps: f.zaps.count, byEvidence: f.zaps.redundantByEvidence, byOutcome: f.zaps.byOutcome,
+      zapsByEvidence: f.zaps.byEvidence, byCause: f.zaps.byCause,
+      refaultUs: { median: us(f.zaps.refaultNs.median), p90: us(f.zaps.refaultNs.p90) }, examples: zapExamples(f),
+    },
+    flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, byOp: f.flushes.byOp },
+    lockBreaks: {
+      episodes: f.lockBreaks.episodes.length, breaks: f.lockBreaks.breaks, byEvidence: f.lockBreaks.byEvidence,
+      suspectGapUs: f.lockBreaks.suspectGapNs / 1000, list: f.lockBreaks.episodes,
+    },
+    notifications: {
+      total: f.notifications.total, noEffect: f.notifications.noEffect, outsideMemslots: f.notifications.outsideMemslots,
+      byOverlap: f.notifications.byOverlap, byTask: f.notifications.byTask,
+    },
+    aging: f.notifications.aging,
+    spteChanges: f.spte.byKind,
+    shadowPages: f.spte.shadowPageCounts,
+  };
+}
+
+/** VMs as the model told them apart, with the tasks' event counts. */
+function vmsOfModel(f: FindingsData, tasks: TaskStats[]): VmReport[] {
+  const stats = new Map(tasks.map((t) => [t.pid, t]));
+  return f.model.vms.map((vm) => ({
+    id: vm.id,
+    evidence: vm.tgid !== null ? 'tgid' : 'shared-page-tables',
+    tgid: vm.tgid,
+    tasks: vm.tasks.map((t) => ({ pid: t.pid, comm: t.comm, events: stats.get(t.pid)?.events ?? 0, kvmEvents: stats.get(t.pid)?.kvmEvents ?? 0 })),
+    memslots: vm.memslots,
+    inferredOffsets: vm.inferredOffsets.map((o) => ({ delta: hex(o.delta), anchors: o.anchors })),
+  }));
+}
+
+export function buildReport(ing: IngestResult, stats: EventStatsData, findings?: FindingsData): AnalyzeReport {
   const { source, kernel: _kernel, headerCpus, blankLines: _blank, ...input } = ing;
   const kvmTasks = stats.tasks.filter((t) => t.kvmEvents > 0);
-  const vms = vmsByTgid(kvmTasks);
+  const vms = findings ? vmsOfModel(findings, stats.tasks) : vmsByTgid(kvmTasks);
   const report: AnalyzeReport = {
     schemaVersion: 1,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -79,6 +183,11 @@ export function buildReport(ing: IngestResult, stats: EventStatsData): AnalyzeRe
     kvmTasks,
     vms,
   };
+  if (findings) {
+    const m = findings.model;
+    report.model = { rules: { ...m.rules }, spteFlavour: m.spteFlavour, vmSplit: m.vmSplit, operations: m.ops };
+    report.findings = findingsReport(findings);
+  }
   if (vms.length === 0) {
     report.vmsNote = kvmTasks.some((t) => t.tgid === null)
       ? 'the trace has no TGIDs; telling VMs apart without them needs the MMU model'

@@ -2,6 +2,7 @@
 import pc from 'picocolors';
 import type { AnalyzeReport } from './contract.js';
 import { renderTable } from './table.js';
+import { renderFindings } from './findings-text.js';
 
 export interface TextOptions {
   color: boolean;
@@ -55,5 +56,6 @@ export function renderText(r: AnalyzeReport, opts: TextOptions): string {
   out.push('', c.bold('VMs'));
   if (r.vms.length === 0) out.push(`  ${r.vmsNote ?? ''}`);
   for (const vm of r.vms) out.push(`  ${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map((t) => `${t.comm}-${t.pid}`).join(', ')})`.slice(0, 100));
+  out.push(...renderFindings(r, c));
   return out.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import { RecordBatchReader } from 'apache-arrow';
 import { analyzeTrace, type PipelineOptions } from '../cli/pipeline.js';
 import type { AnalyzeReport } from '../report/contract.js';
 import { EventsTableLoader, quoteString, type Database } from './duckdb.js';
+import { registerFindings } from './findings.js';
 
 export type SourceKind = 'parquet' | 'arrow' | 'trace';
 
@@ -14,7 +15,7 @@ export function sourceKind(path: string): SourceKind {
   return 'trace';
 }
 
-/** Registers `events`; returns the analyze report when the source was a trace. */
+/** Registers `events` (and, for a trace, the model's finding tables); returns the analyze report when the source was a trace. */
 export async function loadEvents(db: Database, path: string, opts: PipelineOptions = {}): Promise<AnalyzeReport | null> {
   const kind = sourceKind(path);
   if (kind === 'parquet') {
@@ -28,7 +29,7 @@ export async function loadEvents(db: Database, path: string, opts: PipelineOptio
     await loader.finish();
     return null;
   }
-  const report = await analyzeTrace(path, { ...opts, onBatch: (b) => loader.append(b) });
+  const report = await analyzeTrace(path, { ...opts, onBatch: (b) => loader.append(b), onFindings: (f) => registerFindings(db, f) });
   await loader.finish();
   return report;
 }

@@ -1,0 +1,57 @@
+// The model's findings: one replay feeding the finding handlers, then the insights computed from
+// their data (design.md §5) and the tables registered for SQL.
+import type { RecordBatch, Table } from 'apache-arrow';
+import { Replay, type ReplayData, type ReplayOptions } from '../model/replay.js';
+import { FlushesHandler, type FlushesData } from './flushes.js';
+import { LockBreaksHandler, type LockBreaksData } from './lock-breaks.js';
+import { NotificationsHandler, type NotificationsData } from './notifications.js';
+import { SpteChangesHandler, type SpteChangesData } from './spte-changes.js';
+import { ZapsHandler, type ZapsData } from './zaps.js';
+
+export interface FindingsData {
+  model: ReplayData;
+  zaps: ZapsData;
+  flushes: FlushesData;
+  lockBreaks: LockBreaksData;
+  notifications: NotificationsData;
+  spte: SpteChangesData;
+}
+
+/** Finding tables by the name SQL sees them under. */
+export function findingTables(f: FindingsData): Record<string, Table> {
+  return {
+    zaps: f.zaps.table.toArrow(),
+    flushes: f.flushes.table.toArrow(),
+    lock_breaks: f.lockBreaks.table.toArrow(),
+    notifications: f.notifications.table.toArrow(),
+    spte_changes: f.spte.changes.toArrow(),
+    shadow_pages: f.spte.shadowPages.toArrow(),
+  };
+}
+
+export class FindingsRun {
+  private readonly zaps: ZapsHandler;
+  private readonly flushes = new FlushesHandler();
+  private readonly lockBreaks = new LockBreaksHandler();
+  private readonly notifications = new NotificationsHandler();
+  private readonly spte = new SpteChangesHandler();
+  private readonly replay: Replay;
+
+  constructor(opts: ReplayOptions = {}) {
+    this.zaps = new ZapsHandler(() => this.replay.spteLayout);
+    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte], opts);
+  }
+
+  handleBatch(batch: RecordBatch): void {
+    this.replay.handleBatch(batch);
+  }
+
+  finish(): FindingsData {
+    const model = this.replay.finish();
+    const zaps = this.zaps.data();
+    return {
+      model, zaps, flushes: this.flushes.data(zaps), lockBreaks: this.lockBreaks.data(),
+      notifications: this.notifications.data(), spte: this.spte.data(),
+    };
+  }
+}

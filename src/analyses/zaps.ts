@@ -1,0 +1,148 @@
+// Zaps and refaults (finding 1): every leaf zap classified by what the guest mapping at the same
+// place — (VM, address space, gfn, level) — looked like when it came back.
+import type { Evidence, FactListener, LeafInstall, LeafZap, OpKind } from '../model/facts.js';
+import { pfnOf, permsOf, permString, type SpteLayout } from '../model/spte.js';
+import { FindingsTable } from './findings-table.js';
+
+export type ZapOutcome = 'identical' | 'upgrade' | 'downgrade' | 'needed' | 'unresolved';
+export const REDUNDANT: ReadonlySet<ZapOutcome> = new Set(['identical', 'upgrade', 'downgrade']);
+
+export const ZAP_COLUMNS = [
+  { name: 'line', kind: 'int', doc: 'line of the event that caused the zap (notifier, zap_all_fast, prepare_zap, spte_changed)' },
+  { name: 'ts_ns', kind: 'int', doc: 'time of that event' },
+  { name: 'vm', kind: 'str', doc: 'VM id (tgid:N, or task:N for a task group without TGIDs)' },
+  { name: 'as_id', kind: 'int', doc: 'address space' },
+  { name: 'gfn', kind: 'int', doc: 'guest frame' },
+  { name: 'level', kind: 'int', doc: 'SPTE level (1 = 4K)' },
+  { name: 'sptep', kind: 'int', doc: 'SPTE address (shadow MMU), null on the TDP MMU' },
+  { name: 'old_spte', kind: 'u64', doc: 'the value zapped' },
+  { name: 'old_pfn', kind: 'int', doc: 'its pfn' },
+  { name: 'old_perm', kind: 'str', doc: 'its permissions (rwxu)' },
+  { name: 'cause', kind: 'str', doc: 'operation: notifier-unmap, zap-all-fast, zap-pages, fault, tdp-other, sync (untraced)' },
+  { name: 'op_id', kind: 'int', doc: 'operation id (flushes.op_id)' },
+  { name: 'cause_task', kind: 'str', doc: 'task that caused it (comm-pid)' },
+  { name: 'evidence', kind: 'str', doc: 'observed (traced zap), inferred (untraced zap derived by a kernel rule), suspected' },
+  { name: 'outcome', kind: 'str', doc: 'identical | upgrade | downgrade (same pfn: redundant) | needed (pfn changed) | unresolved' },
+  { name: 'refault_line', kind: 'int', doc: 'line of the SPTE install that brought the mapping back' },
+  { name: 'refault_ns', kind: 'int', doc: 'refault latency: install time minus zap time' },
+  { name: 'new_spte', kind: 'u64', doc: 'the value re-installed' },
+  { name: 'new_perm', kind: 'str', doc: 'its permissions' },
+  { name: 'refault_prefetch', kind: 'bool', doc: 'the re-install was a prefetch, not a fault' },
+] as const;
+
+export interface ZapsData {
+  table: FindingsTable;
+  count: number;
+  byOutcome: Record<ZapOutcome, number>;
+  byEvidence: Record<Evidence, number>;
+  byCause: Record<string, Record<ZapOutcome, number>>;
+  redundant: number;
+  redundantByEvidence: Record<Evidence, number>;
+  /** Per op id: zaps and redundant zaps (for avoidable flushes). */
+  perOp: Map<number, { zaps: number; redundant: number; unresolved: number }>;
+  refaultNs: { median: number | null; p90: number | null };
+}
+
+function emptyOutcomes(): Record<ZapOutcome, number> {
+  return { identical: 0, upgrade: 0, downgrade: 0, needed: 0, unresolved: 0 };
+}
+
+/** Same pfn: compare permissions; a lost one makes it a downgrade (a write-protect would have done). */
+export function refaultOutcome(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): ZapOutcome {
+  if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return 'needed';
+  const o = permsOf(l, oHi, oLo);
+  const n = permsOf(l, nHi, nLo);
+  if (o === n) return 'identical';
+  return (o & ~n) !== 0 ? 'downgrade' : 'upgrade';
+}
+
+export class ZapsHandler implements FactListener {
+  readonly table = new FindingsTable('zaps', ZAP_COLUMNS);
+  private readonly pending = new Map<string, number[]>();
+  private readonly zapLo: number[] = [];
+  private readonly zapHi: number[] = [];
+  private readonly perOp = new Map<number, { zaps: number; redundant: number; unresolved: number }>();
+  private readonly c = Object.fromEntries(ZAP_COLUMNS.map((col, i) => [col.name, i])) as Record<(typeof ZAP_COLUMNS)[number]['name'], number>;
+
+  constructor(private readonly layout: () => SpteLayout) {}
+
+  onLeafZap(z: LeafZap): void {
+    const t = this.table;
+    const c = this.c;
+    const r = t.add();
+    t.num(c.line, r, z.line);
+    t.num(c.ts_ns, r, z.ts);
+    t.str(c.vm, r, z.vm);
+    t.num(c.as_id, r, z.asId);
+    t.num(c.gfn, r, z.gfn);
+    t.num(c.level, r, z.level);
+    t.num(c.sptep, r, z.sptep >= 0 ? z.sptep : null);
+    t.u64(c.old_spte, r, z.oldHi, z.oldLo);
+    t.num(c.old_pfn, r, pfnOf(z.oldHi, z.oldLo));
+    t.str(c.old_perm, r, permString(permsOf(this.layout(), z.oldHi, z.oldLo)));
+    t.str(c.cause, r, z.op.kind satisfies OpKind);
+    t.num(c.op_id, r, z.op.id);
+    t.str(c.cause_task, r, `${z.op.task.comm}-${z.op.task.pid}`);
+    t.str(c.evidence, r, z.evidence);
+    t.str(c.outcome, r, 'unresolved');
+    this.zapHi[r] = z.oldHi;
+    this.zapLo[r] = z.oldLo;
+    const key = `${z.vm}|${z.asId}|${z.gfn}|${z.level}`;
+    const list = this.pending.get(key);
+    if (list) list.push(r);
+    else this.pending.set(key, [r]);
+    const po = this.perOp.get(z.op.id) ?? { zaps: 0, redundant: 0, unresolved: 0 };
+    po.zaps++;
+    this.perOp.set(z.op.id, po);
+  }
+
+  onLeafInstall(s: LeafInstall): void {
+    const key = `${s.vm}|${s.asId}|${s.gfn}|${s.level}`;
+    const list = this.pending.get(key);
+    if (!list) return;
+    this.pending.delete(key);
+    const t = this.table;
+    const c = this.c;
+    const l = this.layout();
+    for (const r of list) {
+      t.str(c.outcome, r, refaultOutcome(l, this.zapHi[r]!, this.zapLo[r]!, s.hi, s.lo));
+      t.num(c.refault_line, r, s.line);
+      t.num(c.refault_ns, r, s.ts - t.getNum(c.ts_ns, r));
+      t.u64(c.new_spte, r, s.hi, s.lo);
+      t.str(c.new_perm, r, permString(permsOf(l, s.hi, s.lo)));
+      t.num(c.refault_prefetch, r, s.prefetch);
+    }
+  }
+
+  data(): ZapsData {
+    const t = this.table;
+    const c = this.c;
+    const byOutcome = emptyOutcomes();
+    const byEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
+    const redundantByEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
+    const byCause: Record<string, Record<ZapOutcome, number>> = {};
+    const lat: number[] = [];
+    for (let r = 0; r < t.length; r++) {
+      const o = t.getStr(c.outcome, r) as ZapOutcome;
+      const e = t.getStr(c.evidence, r) as Evidence;
+      const cause = t.getStr(c.cause, r)!;
+      byOutcome[o]++;
+      byEvidence[e]++;
+      (byCause[cause] ??= emptyOutcomes())[o]++;
+      const po = this.perOp.get(t.getNum(c.op_id, r))!;
+      if (REDUNDANT.has(o)) {
+        redundantByEvidence[e]++;
+        po.redundant++;
+        lat.push(t.getNum(c.refault_ns, r));
+      } else if (o === 'unresolved') po.unresolved++;
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number | null => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : null);
+    return {
+      table: t, count: t.length, byOutcome, byEvidence, byCause,
+      redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
+      redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) },
+    };
+  }
+}
+

@@ -1,0 +1,155 @@
+// What the replay tells the analyses: the facts the model derives from events, each with the
+// evidence behind it (design.md §5). Analyses implement the parts of FactListener they need.
+import type { ChangeKind } from './spte.js';
+
+export type Evidence = 'observed' | 'inferred' | 'suspected';
+
+/** The task an event came from. */
+export interface Task {
+  pid: number;
+  comm: string;
+}
+
+/** What made the kernel change SPTEs: one mmu_lock hold / one flush decision (design.md §4). */
+export type OpKind =
+  | 'notifier-unmap' | 'notifier-age' | 'notifier-test-age' | 'notifier-change-pte'
+  | 'zap-all-fast' | 'zap-pages' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync';
+
+export interface Op {
+  id: number;
+  kind: OpKind;
+  vm: string;
+  task: Task;
+  line: number;
+  ts: number;
+  /** Present leaves the op zapped, and how many of those later came back as redundant. */
+  leafZaps: number;
+  /** Non-leaf tables removed (unlink, shadow pages zapped). */
+  tablesZapped: number;
+  /** Second zaps of roots already zapped while in use: freed, nothing left to unlink (§5.2). */
+  rootsFreed: number;
+  /** Leaf changes that need a flush by the kernel's rule, and those that would not need one. */
+  flushingChanges: number;
+  adOnlyChanges: number;
+  /** Present leaves overwritten with W or D cleared on a path that does not flush. */
+  unflushedWdClears: number;
+  /** The op's zaps are inferred from the trace (untraced shadow-MMU zaps) rather than observed. */
+  zapEvidence: Evidence;
+  /** Whether the kernel issues a flush for this op (inferred from its rule), and the rule. */
+  flushIssued: boolean;
+  flushRule: string;
+}
+
+export interface LeafZap {
+  vm: string;
+  asId: number;
+  gfn: number;
+  level: number;
+  /** SPTE address when known (shadow MMU `at`), else -1. */
+  sptep: number;
+  oldHi: number;
+  oldLo: number;
+  line: number;
+  ts: number;
+  op: Op;
+  evidence: Evidence;
+}
+
+export interface LeafInstall {
+  vm: string;
+  asId: number;
+  gfn: number;
+  level: number;
+  sptep: number;
+  hi: number;
+  lo: number;
+  line: number;
+  ts: number;
+  task: Task;
+  /** No fault requested it: a prefetched neighbour (shadow MMU pte_prefetch). */
+  prefetch: boolean;
+}
+
+export interface SpteChange {
+  vm: string;
+  asId: number;
+  gfn: number;
+  level: number;
+  sptep: number;
+  kind: ChangeKind;
+  oldHi: number;
+  oldLo: number;
+  newHi: number;
+  newLo: number;
+  line: number;
+  ts: number;
+  op: Op | null;
+  evidence: Evidence;
+}
+
+export interface ShadowPageEvent {
+  vm: string;
+  gen: number;
+  gfn: number;
+  role: string;
+  level: number;
+  line: number;
+  ts: number;
+  task: Task;
+  rootCount: number;
+  /** The zap of a page already marked invalid: the normal second half of a root zap (§5.2). */
+  invalidAlready: boolean;
+  op: Op | null;
+}
+
+export type Overlap = 'inside' | 'partial' | 'outside' | 'unknown';
+
+export interface Notification {
+  kind: 'unmap' | 'age' | 'test-age' | 'change-pte' | 'age-page';
+  vm: string | null;
+  /** How the VM was chosen: the task's TGID, memslot overlap, or the only VM. */
+  vmBy: 'tgid' | 'task' | 'memslot' | 'only-vm' | 'none';
+  task: Task;
+  line: number;
+  ts: number;
+  hvaStart: number;
+  hvaEnd: number;
+  overlap: Overlap;
+  /** 'file' (--memslots) or 'inferred' (hva↔gfn learned from the trace). */
+  memslotSource: 'file' | 'inferred' | 'none';
+  gfnStart: number;
+  gfnEnd: number;
+  /** Present leaves zapped (unmap), Accessed bits cleared (age), young found (test-age). */
+  sptesZapped: number;
+  young: number;
+  /** Present leaves whose Accessed state is unknown (the CPU may have set A since KVM cleared it). */
+  youngUnknown: number;
+  /** Whether KVM takes mmu_lock for it (no memslot overlap ⇒ none since 5.13). */
+  lockTaken: boolean | null;
+  flush: boolean;
+  evidence: Evidence;
+}
+
+export interface ZapEpisodeZap {
+  vm: string;
+  pid: number;
+  line: number;
+  ts: number;
+}
+
+export interface FactListener {
+  onOpEnd?(op: Op): void;
+  onLeafZap?(z: LeafZap): void;
+  onLeafInstall?(s: LeafInstall): void;
+  onSpteChange?(c: SpteChange): void;
+  onShadowPageCreated?(p: ShadowPageEvent): void;
+  onShadowPageZapped?(p: ShadowPageEvent): void;
+  onNotification?(n: Notification): void;
+  /** A zap_all_fast (or other long zap) episode starts / zaps one page / ends. */
+  onEpisodeStart?(vm: string, kind: 'zap-all-fast' | 'zap-pages' | 'tdp-zap', task: Task, line: number, ts: number, usedPages: number | null, sharedLock: boolean): void;
+  onEpisodeZap?(z: ZapEpisodeZap): void;
+  onEpisodeEnd?(vm: string, pid: number): void;
+  /** Work that holds the VM's mmu_lock (set_spte, get_page, spte_requested, zaps, sync). */
+  onMmuLockWork?(vm: string, task: Task, line: number, ts: number): void;
+  onSchedSwitch?(prevPid: number, nextPid: number, line: number, ts: number): void;
+}

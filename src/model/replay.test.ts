@@ -1,0 +1,134 @@
+// Rule tests for the replay, each on a tiny trace in the real ftrace text format (lines and SPTE
+// values taken from the corpus: mprotect-roundtrip, zap-all-fast, aging), with exact expectations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { analyzeTrace } from '../cli/pipeline.js';
+import { tinyTrace, ev } from '../testing/tiny-trace.js';
+import { rulesFromOption } from './kernel-rules.js';
+import type { Memslot } from './memslots.js';
+
+const VCPU = 'kvm-workload-101';
+const VMM = 'kvm-workload-100';
+const HVA0 = 0x7f4c59600000;
+const hva = (gfnOff: number): string => `0x${(HVA0 + gfnOff * 4096).toString(16).padStart(14, '0')}`;
+
+/** A vCPU's first write to fresh memory: zero page read, COW notifier, new pfn (MANIFEST obs. 6). */
+function cowTouch(off: number, pfn: string, t: number): string[] {
+  const gfn = (0x40000 + off).toString(16);
+  const ts = (s: number): string => (1721.9 + (t + s) / 1e6).toFixed(6);
+  return [
+    ev(VCPU, 0, ts(0), 'kvm_mmu_spte_requested', `gfn ${gfn} pfn 3b34 level 1`),
+    ev(VCPU, 0, ts(1), 'kvm_mmu_set_spte', `gfn ${gfn} spte 3b34825 (r-xu) level 1 at ${(0x1c3522000 + off * 8).toString(16)}`),
+    ev(VCPU, 0, ts(2), 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(off)} -- ${hva(off + 1)}`, '.....'),
+    ev(VCPU, 0, ts(3), 'kvm_mmu_spte_requested', `gfn ${gfn} pfn ${pfn} level 1`),
+    ev(VCPU, 0, ts(4), 'kvm_mmu_set_spte', `gfn ${gfn} spte ${pfn}e67 (rwxu) level 1 at ${(0x1c3522000 + off * 8).toString(16)}`),
+  ];
+}
+
+const mprotectTrace = (): string => tinyTrace([
+  ev(VCPU, 0, '1721.899000', 'kvm_mmu_get_page', 'sp gen 0 gfn 140 l1 8-byte q0 wux nxe ad root 0 sync new'),
+  ...cowTouch(0, '15059f', 100),
+  ...cowTouch(1, '15059e', 200),
+  // mprotect(PROT_READ) of both pages from the VMM thread
+  ev(VMM, 1, '1721.972375', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(0)} -- ${hva(2)}`, '.....'),
+  // read refault of page 0 (read-only, same pfn) and write refault of page 1 (same value)
+  ev(VCPU, 0, '1721.972500', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+  ev(VCPU, 0, '1721.972501', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fa25 (r-xu) level 1 at 1c3522000'),
+  ev(VCPU, 0, '1721.972600', 'kvm_mmu_spte_requested', 'gfn 40001 pfn 15059e level 1'),
+  ev(VCPU, 0, '1721.972601', 'kvm_mmu_set_spte', 'gfn 40001 spte 15059ee67 (rwxu) level 1 at 1c3522008'),
+]);
+
+test('shadow MMU: COW faults teach hva<->gfn; a notifier zaps the present SPTEs it covers; refaults classify them', async () => {
+  const r = await analyzeTrace(mprotectTrace());
+  const f = r.findings!;
+  assert.deepEqual(r.vms.map((v) => [v.id, v.memslots, v.inferredOffsets]), [['task:101', 'inferred', [{ delta: '0x7f4c19600000', anchors: 2 }]]]);
+  // 2 COW zaps (zero page → new pfn: needed), the mprotect's 2 zaps (same pfn: redundant)
+  assert.deepEqual(f.redundantZaps.byOutcome, { identical: 1, upgrade: 0, downgrade: 1, needed: 2, unresolved: 0 });
+  assert.deepEqual(f.redundantZaps.byEvidence, { observed: 0, inferred: 2, suspected: 0 });
+  assert.equal(f.redundantZaps.examples[0]!.refaultUs, 126);
+  // one flush per notifier that zapped; the mprotect's is avoidable: both its zaps came back unchanged
+  assert.deepEqual(f.flushes.byOp['notifier-unmap'], { needed: 2, unneeded: 0, avoidable: 1, missing: 0 });
+  assert.deepEqual(f.notifications.byTask[VMM.replace(/-\d+$/, '')], { notifications: 3, unmap: 3, age: 0, testAge: 0, outside: 0, noEffect: 0, sptesZapped: 4 });
+});
+
+test('shadow MMU: a --memslots file gives the overlap; outside a memslot KVM takes no mmu_lock (>=5.13)', async () => {
+  const slots: Memslot[] = [{ slot: 1, as_id: 0, base_gfn: 0x40000, npages: 2, userspace_addr: HVA0 }];
+  const file = tinyTrace([]).replace(/\.txt$/, '.json');
+  writeFileSync(file, JSON.stringify(slots));
+  const trace = tinyTrace([
+    ev(VMM, 1, '1.000001', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(2)} -- ${hva(4)}`, '.....'),
+    ev(VMM, 1, '1.000002', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(1)} -- ${hva(3)}`, '.....'),
+  ]);
+  const { loadMemslotsFile } = await import('./memslots.js');
+  const now = await analyzeTrace(trace, { model: { memslots: loadMemslotsFile(file) } });
+  assert.deepEqual(now.findings!.notifications.byOverlap, { outside: 1, partial: 1 });
+  const old = await analyzeTrace(trace, { model: { memslots: loadMemslotsFile(file), rules: rulesFromOption('5.10') } });
+  assert.equal(old.findings!.notifications.outsideMemslots, 1);
+});
+
+test('zap_all_fast: obsolete pages zapped by the memslot thread; other vCPU work or its sched_switch between zaps is a lock break', async () => {
+  const lines: string[] = [
+    ev(VCPU, 0, '1409.100000', 'kvm_mmu_get_page', 'sp gen 0 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new'),
+    ev(VMM, 1, '1409.121145', 'kvm_mmu_zap_all_fast', 'kvm-mmu-valid-gen 0 used_pages 19'),
+  ];
+  for (let k = 0; k < 25; k++) {
+    const ts = (1409.1212 + k * 0.0001).toFixed(6);
+    lines.push(ev(VMM, 1, ts, 'kvm_mmu_prepare_zap_page', `sp gen 0 gfn ${(0x100 + k).toString(16)} l1 8-byte q0 wux nxe ad root 0 sync`));
+    if (k === 9) lines.push(ev(VCPU, 0, (1409.1212 + k * 0.0001 + 0.00005).toFixed(6), 'kvm_mmu_get_page', 'sp gen 1 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new'));
+    if (k === 19) {
+      lines.push(`${VMM.padStart(20)} [001] d..2. ${(1409.1212 + k * 0.0001 + 0.00002).toFixed(6)}: sched_switch: prev_comm=kvm-workload prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=kvm-workload next_pid=101 next_prio=120`);
+    }
+  }
+  lines.push(ev(VMM, 1, '1409.200000', 'kvm_userspace_exit', 'reason KVM_EXIT_IO (2)', '.....'));
+  const r = await analyzeTrace(tinyTrace(lines));
+  const lb = r.findings!.lockBreaks;
+  assert.equal(lb.list.length, 1);
+  const e = lb.list[0]!;
+  assert.deepEqual([e.kind, e.zapper, e.usedPages, e.zapped, e.breaksObserved, e.breaksSuspected, e.maxBreaks], ['zap-all-fast', 'kvm-workload-100', 0x19, 25, 2, 0, 2]);
+  assert.deepEqual(e.contenders, ['kvm-workload-101']);
+  assert.deepEqual(r.findings!.flushes.byOp['zap-all-fast'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
+});
+
+test('a root zapped while in use is zapped again when freed: the second zap is not redundant, its flush is unneeded', async () => {
+  const r = await analyzeTrace(tinyTrace([
+    ev(VCPU, 0, '1.000001', 'kvm_mmu_get_page', 'sp gen 0 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new'),
+    ev(VMM, 1, '1.000002', 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 1 l4 8-byte q0 wux nxe ad root 3 sync'),
+    ev(VMM, 1, '1.000003', 'kvm_userspace_exit', 'reason KVM_EXIT_IO (2)', '.....'),
+    ev(VCPU, 0, '1.000004', 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 1 l4 8-byte q0 wux invalid nxe ad root 0 sync'),
+  ]));
+  assert.deepEqual(r.findings!.shadowPages, { created: 1, zapped: 0, zappedInUse: 1, freedRoots: 1 });
+  assert.deepEqual(r.findings!.flushes.byOp['zap-pages'], { needed: 1, unneeded: 1, avoidable: 0, missing: 0 });
+});
+
+test('aging: Accessed known set is young and cleared; afterwards unknown; x86 flushes only on <=6.12', async () => {
+  const slots: Memslot[] = [{ slot: 1, as_id: 0, base_gfn: 0x40000, npages: 16, userspace_addr: HVA0 }];
+  const trace = tinyTrace([
+    ev(VCPU, 0, '1.000001', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(VCPU, 0, '1.000002', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fe67 (rwxu) level 1 at 1c3522000'),
+    ev('kdamond.0-77', 1, '1.000003', 'kvm_age_hva', `mmu notifier age hva: ${hva(0)} -- ${hva(1)}`),
+    ev('kdamond.0-77', 1, '1.000004', 'kvm_test_age_hva', `mmu notifier test age hva: ${hva(0)}`),
+    ev('kdamond.0-77', 1, '1.000005', 'kvm_age_hva', `mmu notifier age hva: ${hva(0)} -- ${hva(1)}`),
+  ]);
+  const now = await analyzeTrace(trace, { model: { memslots: slots } });
+  assert.deepEqual([now.findings!.aging.ageCalls, now.findings!.aging.testAgeCalls, now.findings!.aging.young, now.findings!.aging.youngUnknown, now.findings!.aging.flushes], [2, 1, 1, 2, 0]);
+  assert.equal(now.findings!.notifications.byTask['kdamond.0']!.outside, 0);
+  const old = await analyzeTrace(trace, { model: { memslots: slots, rules: rulesFromOption('6.12') } });
+  assert.equal(old.findings!.aging.flushes, 1);
+  assert.deepEqual(old.findings!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 1, avoidable: 0, missing: 0 });
+});
+
+test('shadow MMU: overwriting a present writable SPTE read-only needs a flush; re-setting an identical value is a suspected untraced zap', async () => {
+  const r = await analyzeTrace(tinyTrace([
+    ev(VCPU, 0, '1.000001', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(VCPU, 0, '1.000002', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fe67 (rwxu) level 1 at 1c3522000'),
+    ev(VCPU, 0, '1.000003', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(VCPU, 0, '1.000004', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fa25 (r-xu) level 1 at 1c3522000'),
+    ev(VCPU, 0, '1.000005', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(VCPU, 0, '1.000006', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fa25 (r-xu) level 1 at 1c3522000'),
+  ]));
+  const f = r.findings!;
+  assert.deepEqual(f.spteChanges, { install: 2, 'write-protect': 1, zap: 1 });
+  assert.deepEqual(f.redundantZaps.byEvidence, { observed: 0, inferred: 0, suspected: 1 });
+  assert.deepEqual(f.flushes.byOp.fault, { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
+});

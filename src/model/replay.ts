@@ -1,0 +1,663 @@
+// The replay: `events` batches in trace order through a model of KVM's MMU (shadow and TDP). It
+// keeps live state per VM, groups events into operations (one mmu_lock hold / flush decision) and
+// tells the analyses what happened (facts.ts), with the evidence for each fact.
+import type { RecordBatch } from 'apache-arrow';
+import { Ev, EventView } from './event-view.js';
+import type { Evidence, FactListener, Notification, Op, OpKind, Task } from './facts.js';
+import { DEFAULT_RULES, agingFlushes, notifierLockElided, type KernelRules, type RuleSet } from './kernel-rules.js';
+import { hitsOf, type Memslot, type SlotHit } from './memslots.js';
+import {
+  classifyChange, isAccessed, isDirty, isFrozen, isLeaf, isMmuWritable, isPresent, isWritable, leafUpdateNeedsFlush,
+  staleEntryHarmful, type ChangeKind, type SpteLayout,
+} from './spte.js';
+import { VmState, tdpKey, type Leaf, type ShadowPage } from './vm-state.js';
+
+export interface ReplayOptions {
+  memslots?: Memslot[] | null;
+  rules?: KernelRules;
+}
+
+/** Host kernel threads that send notifications for other processes' memory (design.md §4). */
+const KERNEL_THREAD = /^(khugepaged|ksmd|kswapd|kcompactd|kdamond|kworker|oom_reaper)/;
+
+interface Episode {
+  gen: number;
+  op: Op;
+}
+
+interface TaskState {
+  task: Task;
+  vm: VmState | null;
+  kernelThread: boolean;
+  op: Op | null;
+  note: Notification | null;
+  /** gfn of the fault in progress (kvm_mmu_spte_requested), else -1. */
+  faultGfn: number;
+  /** hva of a single-page unmap this task just caused (copy-on-write in its fault), else -1. */
+  cowHva: number;
+  /** Shadow pages this task just created, by level, waiting for their first SPTE (its page). */
+  newSp: (ShadowPage | null)[];
+  episode: Episode | null;
+}
+
+export interface ReplayData {
+  rules: KernelRules;
+  spteFlavour: 'ept' | 'x86' | 'unknown';
+  vms: { id: string; tgid: number | null; tasks: Task[]; memslots: 'file' | 'inferred' | 'none'; inferredOffsets: { delta: number; anchors: number }[] }[];
+  vmSplit: string;
+  ops: number;
+}
+
+const PAGE = 4096;
+
+export class Replay {
+  private readonly view = new EventView();
+  private readonly tasks = new Map<number, TaskState>();
+  private readonly vms = new Map<string, VmState>();
+  /** Task-group VMs merged into another (no TGID): id → surviving VM. */
+  private readonly mergedInto = new Map<string, VmState>();
+  private readonly pageOwner = new Map<number, VmState>();
+  private readonly layout: SpteLayout;
+  private rules: KernelRules;
+  private eptKnown = false;
+  private sawTgid = false;
+  private nextOp = 1;
+  private readonly untraced = new Map<string, Op>();
+
+  constructor(private readonly listeners: FactListener[], private readonly opts: ReplayOptions = {}) {
+    this.rules = opts.rules ?? DEFAULT_RULES;
+    this.layout = { ept: false, set: this.rules.set };
+  }
+
+  /** How SPTE bits are read now (the flavour and version may be learned from the trace). */
+  get spteLayout(): SpteLayout {
+    return this.layout;
+  }
+
+  handleBatch(batch: RecordBatch): void {
+    const v = this.view;
+    v.load(batch);
+    for (let i = 0; i < v.length; i++) {
+      const k = v.kind(i);
+      if (k === Ev.SchedSwitch) {
+        for (const l of this.listeners) l.onSchedSwitch?.(v.prevPid(i), -1, v.lineNo(i), v.tsNs(i));
+        continue;
+      }
+      if (k === Ev.Other && !v.isKvm(i)) continue;
+      const pid = v.pid(i);
+      if (pid < 0) continue;
+      const t = this.taskOf(i, pid);
+      if (t.episode && !(k === Ev.PrepareZap && v.spGen(i) === t.episode.gen) && k !== Ev.SyncPage) this.endEpisode(t);
+      switch (k) {
+        case Ev.SetSpte: this.setSpte(t, i); break;
+        case Ev.SpteRequested: this.spteRequested(t, i); break;
+        case Ev.GetPage: this.getPage(t, i); break;
+        case Ev.PrepareZap: this.prepareZap(t, i); break;
+        case Ev.SyncPage:
+        case Ev.UnsyncPage: this.lockWork(t, i); break;
+        case Ev.ZapAllFast: this.zapAllFast(t, i); break;
+        case Ev.TdpChanged: this.tdpChanged(t, i); break;
+        case Ev.UnmapHva: this.notifier(t, i, 'unmap'); break;
+        case Ev.AgeHva: this.notifier(t, i, 'age'); break;
+        case Ev.TestAgeHva: this.notifier(t, i, 'test-age'); break;
+        case Ev.SetSpteHva: this.notifier(t, i, 'change-pte'); break;
+        default: break;
+      }
+    }
+  }
+
+  finish(): ReplayData {
+    for (const t of this.tasks.values()) {
+      if (t.episode) this.endEpisode(t);
+      this.closeOp(t);
+    }
+    const vms = [...this.vms.values()].sort((a, b) => (a.tgid ?? 0) - (b.tgid ?? 0) || (a.id < b.id ? -1 : 1));
+    return {
+      rules: this.rules,
+      spteFlavour: this.eptKnown ? (this.layout.ept ? 'ept' : 'x86') : 'unknown',
+      vms: vms.map((vm) => ({
+        id: vm.id,
+        tgid: vm.tgid,
+        tasks: [...vm.tasks].map(([pid, comm]) => ({ pid, comm })).sort((a, b) => a.pid - b.pid),
+        memslots: vm.memslots ? 'file' : vm.inferred.anchors > 0 ? 'inferred' : 'none',
+        inferredOffsets: vm.memslots ? [] : vm.inferred.offsets(),
+      })),
+      vmSplit: this.sawTgid
+        ? 'by TGID; kernel threads by memslot overlap'
+        : 'no TGID: threads writing SPTEs into the same shadow-page tables are one VM; other tasks by memslot overlap, or the only VM',
+      ops: this.nextOp - 1,
+    };
+  }
+
+  // ---- tasks, VMs, operations ------------------------------------------------------------
+
+  private taskOf(i: number, pid: number): TaskState {
+    const v = this.view;
+    let t = this.tasks.get(pid);
+    const comm = v.comm(i);
+    if (!t || t.task.comm !== comm) {
+      const prev = t;
+      t = {
+        task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), op: null, note: null,
+        faultGfn: -1, cowHva: -1, newSp: [], episode: null,
+      };
+      if (prev) this.closeOp(prev);
+      this.tasks.set(pid, t);
+    }
+    if (t.vm === null && !t.kernelThread) {
+      const tgid = v.tgid(i);
+      if (tgid >= 0) {
+        this.sawTgid = true;
+        t.vm = this.vmById(`tgid:${tgid}`, tgid);
+        t.vm.tasks.set(pid, comm);
+      }
+    }
+    if (t.vm) t.vm = this.live(t.vm);
+    return t;
+  }
+
+  private vmById(id: string, tgid: number | null): VmState {
+    let vm = this.vms.get(id);
+    if (!vm) {
+      vm = new VmState(id, tgid);
+      vm.memslots = this.opts.memslots ? this.opts.memslots.filter((s) => s.vm === undefined || s.vm === tgid) : null;
+      this.vms.set(id, vm);
+    }
+    return vm;
+  }
+
+  private live(vm: VmState): VmState {
+    let cur = vm;
+    for (let m = this.mergedInto.get(cur.id); m; m = this.mergedInto.get(cur.id)) cur = m;
+    return cur;
+  }
+
+  /** The VM of a task doing MMU work itself: its TGID, else a task-group VM (no TGID). */
+  private ownVm(t: TaskState): VmState {
+    if (t.vm) return t.vm;
+    const vm = this.vmById(`task:${t.task.pid}`, null);
+    vm.tasks.set(t.task.pid, t.task.comm);
+    t.vm = vm;
+    return vm;
+  }
+
+  /** Without TGIDs: SPTEs written into one page table prove two task groups are one VM. */
+  private notePage(vm: VmState, page: number): VmState {
+    if (this.sawTgid) return vm;
+    const owner = this.pageOwner.get(page);
+    if (!owner) {
+      this.pageOwner.set(page, vm);
+      return vm;
+    }
+    const o = this.live(owner);
+    if (o === vm) return vm;
+    // keep the older VM; move the newer one's state into it
+    const [keep, gone] = o.id < vm.id ? [o, vm] : [vm, o];
+    keep.absorb(gone);
+    this.vms.delete(gone.id);
+    this.mergedInto.set(gone.id, keep);
+    this.pageOwner.set(page, keep);
+    return keep;
+  }
+
+  private startOp(t: TaskState, kind: OpKind, vm: VmState, i: number): Op {
+    this.closeOp(t);
+    const op = this.newOp(kind, vm.id, t.task, this.view.lineNo(i), this.view.tsNs(i));
+    t.op = op;
+    return op;
+  }
+
+  private newOp(kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
+    return {
+      id: this.nextOp++, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
+      adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '',
+    };
+  }
+
+  private closeOp(t: TaskState): void {
+    const op = t.op;
+    if (!op) return;
+    t.op = null;
+    decideFlush(op, this.rules.set);
+    const note = t.note;
+    t.note = null;
+    if (note) {
+      note.sptesZapped = op.leafZaps;
+      note.flush = op.flushIssued;
+      for (const l of this.listeners) l.onNotification?.(note);
+    }
+    for (const l of this.listeners) l.onOpEnd?.(op);
+  }
+
+  /** An op for SPTE changes the trace cannot show the cause of (sync_page, lost events, ...). */
+  private untracedOp(vm: VmState, t: TaskState, i: number): Op {
+    let op = this.untraced.get(vm.id);
+    if (!op) {
+      op = this.newOp('sync', vm.id, t.task, this.view.lineNo(i), this.view.tsNs(i));
+      op.flushRule = 'untraced changes (sync_page / invlpg / lost events): no flush decision is modelled';
+      this.untraced.set(vm.id, op);
+    }
+    return op;
+  }
+
+  private lockWork(t: TaskState, i: number): VmState {
+    const vm = this.ownVm(t);
+    for (const l of this.listeners) l.onMmuLockWork?.(vm.id, t.task, this.view.lineNo(i), this.view.tsNs(i));
+    return vm;
+  }
+
+  // ---- leaf zaps and installs ----------------------------------------------------------
+
+  private zapLeaf(vm: VmState, leaf: Leaf, op: Op, evidence: Evidence, line: number, ts: number): void {
+    vm.removeLeaf(leaf);
+    op.leafZaps++;
+    if (evidence !== 'observed') op.zapEvidence = evidence;
+    for (const l of this.listeners) {
+      l.onLeafZap?.({
+        vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, oldHi: leaf.hi, oldLo: leaf.lo,
+        line, ts, op, evidence,
+      });
+      l.onSpteChange?.({
+        vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, kind: 'zap',
+        oldHi: leaf.hi, oldLo: leaf.lo, newHi: 0, newLo: 0, line, ts, op, evidence,
+      });
+    }
+  }
+
+  private install(vm: VmState, t: TaskState, asId: number, gfn: number, level: number, sptep: number, hi: number, lo: number, i: number): void {
+    const line = this.view.lineNo(i);
+    const ts = this.view.tsNs(i);
+    for (const l of this.listeners) {
+      l.onLeafInstall?.({ vm: vm.id, asId, gfn, level, sptep, hi, lo, line, ts, task: t.task, prefetch: t.faultGfn !== gfn });
+    }
+  }
+
+  private change(vm: VmState, op: Op | null, leaf: { asId: number; gfn: number; level: number; sptep: number }, kind: ChangeKind,
+    oHi: number, oLo: number, nHi: number, nLo: number, i: number, evidence: Evidence): void {
+    const line = this.view.lineNo(i);
+    const ts = this.view.tsNs(i);
+    for (const l of this.listeners) {
+      l.onSpteChange?.({ vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, kind, oldHi: oHi, oldLo: oLo, newHi: nHi, newLo: nLo, line, ts, op, evidence });
+    }
+  }
+
+  // ---- shadow MMU ------------------------------------------------------------------------
+
+  private spteRequested(t: TaskState, i: number): void {
+    const v = this.view;
+    let vm = this.lockWork(t, i);
+    const gfn = v.gfn(i);
+    if (t.cowHva >= 0) {
+      // hva_to_pfn broke copy-on-write for this fault: hva ↔ gfn (memslots.ts InferredMemslots)
+      vm.inferred.add(gfn, t.cowHva);
+      if (!vm.memslots && t.op?.kind === 'notifier-unmap' && !vm.isTdp) {
+        for (const leaf of vm.leavesInRange(null, gfn, gfn + 1)) this.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
+        if (t.note) Object.assign(t.note, { overlap: 'inside', memslotSource: 'inferred', gfnStart: gfn, gfnEnd: gfn + 1, lockTaken: true });
+      }
+      t.cowHva = -1;
+    }
+    vm = this.live(vm);
+    if (t.op?.kind !== 'fault' || t.faultGfn !== gfn) this.startOp(t, 'fault', vm, i);
+    t.faultGfn = gfn;
+  }
+
+  private setSpte(t: TaskState, i: number): void {
+    const v = this.view;
+    let vm = this.lockWork(t, i);
+    const sptep = v.sptep(i);
+    const page = Math.floor(sptep / PAGE);
+    vm = this.notePage(vm, page);
+    t.vm = vm;
+    const level = v.level(i);
+    const sp = t.newSp[level];
+    if (sp) {
+      // the first SPTE a task sets at a level right after creating a page there is in that page
+      sp.page = page;
+      vm.spOfPage.set(page, sp);
+      t.newSp[level] = null;
+    }
+    const gfn = v.gfn(i);
+    const hi = v.spteHi(i);
+    const lo = v.spteLo(i);
+    const op = t.op?.kind === 'fault' ? t.op : this.startOp(t, 'fault', vm, i);
+    this.detectFlavour(level, hi, lo);
+    if (!isPresent(this.layout, hi, lo)) return;
+    const old = vm.leaves.get(sptep);
+    if (old && old.gfn === gfn) {
+      const kind = classifyChange(this.layout, level, old.hi, old.lo, hi, lo);
+      if (kind === 'same') {
+        // re-installing the value a present slot already holds: something untraced changed it
+        // in between (a notifier zap outside known memslots, sync_page, ...)
+        this.zapLeaf(vm, old, this.untracedOp(vm, t, i), 'suspected', v.lineNo(i), v.tsNs(i));
+      } else {
+        // mmu.c mmu_set_spte(): a new pfn drops the old SPTE with a flush; else mmu_spte_update()
+        if (kind === 'pfn-change' || leafUpdateNeedsFlush(this.layout, old.hi, old.lo, hi, lo)) {
+          op.flushingChanges++;
+          if (!staleEntryHarmful(this.layout, old.hi, old.lo, hi, lo)) op.adOnlyChanges++;
+        }
+        this.change(vm, op, old, kind, old.hi, old.lo, hi, lo, i, 'inferred');
+        old.hi = hi;
+        old.lo = lo;
+        old.level = level;
+        old.accessedKnown = true;
+        this.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
+        return;
+      }
+    } else if (old) {
+      // a different gfn in the same slot: the guest PTE changed and the SPTE was dropped untraced
+      this.zapLeaf(vm, old, this.untracedOp(vm, t, i), 'inferred', v.lineNo(i), v.tsNs(i));
+    }
+    vm.setLeaf(sptep, 0, gfn, level, sptep, hi, lo);
+    this.change(vm, op, { asId: 0, gfn, level, sptep }, 'install', 0, 0, hi, lo, i, 'observed');
+    this.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
+  }
+
+  private getPage(t: TaskState, i: number): void {
+    const v = this.view;
+    const vm = this.lockWork(t, i);
+    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    let sp = vm.shadowPages.get(key);
+    if (!sp || v.created(i)) {
+      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: -1, zappedInUse: false };
+      vm.shadowPages.set(key, sp);
+      if (v.created(i)) {
+        t.newSp[sp.level] = sp;
+        for (const l of this.listeners) {
+          l.onShadowPageCreated?.({ vm: vm.id, gen: sp.gen, gfn: sp.gfn, role: sp.role, level: sp.level, line: v.lineNo(i), ts: v.tsNs(i), task: t.task, rootCount: v.rootCount(i), invalidAlready: false, op: null });
+        }
+      }
+    }
+  }
+
+  /** Without TGIDs, a task zapping a shadow page belongs to the VM that has the page. */
+  private vmHavingPage(key: string): VmState | null {
+    let found: VmState | null = null;
+    for (const vm of this.vms.values()) {
+      if (!vm.shadowPages.has(key)) continue;
+      if (found) return null;
+      found = vm;
+    }
+    return found;
+  }
+
+  private prepareZap(t: TaskState, i: number): void {
+    const v = this.view;
+    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    if (!t.vm && !this.sawTgid) {
+      t.vm = this.vmHavingPage(key);
+      t.vm?.tasks.set(t.task.pid, t.task.comm);
+    }
+    const vm = this.lockWork(t, i);
+    const sp = vm.shadowPages.get(key);
+    const secondHalf = v.invalid(i);
+    let op: Op;
+    if (t.episode) {
+      op = t.episode.op;
+    } else {
+      op = t.op?.kind === 'zap-pages' ? t.op : this.startOp(t, 'zap-pages', vm, i);
+      if (op.tablesZapped === 0 && !secondHalf) {
+        for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-pages', t.task, op.line, op.ts, null, false);
+      }
+    }
+    if (secondHalf) op.rootsFreed++;
+    else {
+      op.tablesZapped++;
+      for (const l of this.listeners) l.onEpisodeZap?.({ vm: vm.id, pid: t.task.pid, line: v.lineNo(i), ts: v.tsNs(i) });
+    }
+    // mmu.c __kvm_mmu_prepare_zap_page → kvm_mmu_page_unlink_children: the page's leaves are dropped
+    if (sp && sp.page >= 0 && !secondHalf) {
+      for (const leaf of vm.leavesInPage(sp.page)) this.zapLeaf(vm, leaf, op, 'inferred', v.lineNo(i), v.tsNs(i));
+    }
+    const inUse = v.rootCount(i) > 0 && !secondHalf;
+    if (sp) {
+      if (inUse) sp.zappedInUse = true;
+      else {
+        vm.shadowPages.delete(key);
+        if (sp.page >= 0) vm.spOfPage.delete(sp.page);
+      }
+    }
+    for (const l of this.listeners) {
+      l.onShadowPageZapped?.({
+        vm: vm.id, gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), line: v.lineNo(i), ts: v.tsNs(i),
+        task: t.task, rootCount: v.rootCount(i), invalidAlready: secondHalf, op,
+      });
+    }
+  }
+
+  private zapAllFast(t: TaskState, i: number): void {
+    const v = this.view;
+    const vm = t.vm ?? this.onlyVm() ?? this.ownVm(t);
+    t.vm = vm;
+    vm.tasks.set(t.task.pid, t.task.comm);
+    const gen = v.validGen(i);
+    // mmu.c kvm_mmu_zap_all_fast: the trace prints the generation being made obsolete, then flips it
+    vm.validGen = gen ^ 1;
+    const op = this.startOp(t, 'zap-all-fast', vm, i);
+    if (!vm.isTdp) {
+      // every shadow page of the old generation is obsolete: vCPUs reload roots and
+      // kvm_zap_obsolete_pages drops them all, their leaves with them (inferred: untraced)
+      for (const leaf of [...vm.leaves.values()]) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
+    }
+    t.episode = { gen, op };
+    for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-all-fast', t.task, op.line, op.ts, v.usedPages(i), false);
+  }
+
+  private endEpisode(t: TaskState): void {
+    const e = t.episode!;
+    t.episode = null;
+    for (const l of this.listeners) l.onEpisodeEnd?.(e.op.vm, t.task.pid);
+    if (t.op === e.op) this.closeOp(t);
+  }
+
+  private onlyVm(): VmState | null {
+    if (this.vms.size !== 1) return null;
+    return this.vms.values().next().value ?? null;
+  }
+
+  // ---- TDP MMU ---------------------------------------------------------------------------
+
+  private tdpChanged(t: TaskState, i: number): void {
+    const v = this.view;
+    const vm = this.lockWork(t, i);
+    vm.isTdp = true;
+    const asId = v.asId(i);
+    const level = v.level(i);
+    const gfn = v.gfn(i);
+    const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
+    this.detectFlavour(level, oHi, oLo);
+    this.detectFlavour(level, nHi, nLo);
+    this.detectVersion(nHi, nLo);
+    const kind = classifyChange(this.layout, level, oHi, oLo, nHi, nLo);
+    const op = t.op ?? this.startOp(t, 'tdp-other', vm, i);
+    const key = tdpKey(asId, gfn, level);
+    const line = v.lineNo(i), ts = v.tsNs(i);
+    const oldLeaf = isPresent(this.layout, oHi, oLo) && isLeaf(level, oLo);
+    const newLeaf = isPresent(this.layout, nHi, nLo) && isLeaf(level, nLo);
+    if (oldLeaf && !newLeaf) {
+      const leaf = vm.leaves.get(key) ?? vm.setLeaf(key, asId, gfn, level, -1, oHi, oLo);
+      leaf.hi = oHi;
+      leaf.lo = oLo;
+      this.zapLeaf(vm, leaf, op, 'observed', line, ts);
+      if (t.episode || op.kind === 'zap-pages') for (const l of this.listeners) l.onEpisodeZap?.({ vm: vm.id, pid: t.task.pid, line, ts });
+      if (kind === 'split') this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
+      return;
+    }
+    if (kind === 'unlink') op.tablesZapped++;
+    if (kind === 'collapse') op.flushingChanges++;
+    if (oldLeaf && newLeaf && kind !== 'same') {
+      const wdClear = (isWritable(oLo) && !isWritable(nLo)) || (isMmuWritable(this.layout, oHi, oLo) && !isMmuWritable(this.layout, nHi, nLo)) ||
+        (isDirty(this.layout, oLo) && !isDirty(this.layout, nLo));
+      if (op.kind === 'fault') {
+        // tdp_mmu.c tdp_mmu_map_handle_target_level: ≤6.12 flushes only when a non-leaf was replaced;
+        // later also when leaf_spte_change_needs_tlb_flush (the 2024 make_spte W/D fix)
+        if (this.rules.set === 'v6.13+' && leafUpdateNeedsFlush(this.layout, oHi, oLo, nHi, nLo)) op.flushingChanges++;
+        else if (wdClear) op.unflushedWdClears++;
+      } else if (staleEntryHarmful(this.layout, oHi, oLo, nHi, nLo) || wdClear) {
+        op.flushingChanges++;
+      } else if (isAccessed(this.layout, oLo) && !isAccessed(this.layout, nLo)) {
+        op.flushingChanges++;
+        op.adOnlyChanges++;
+        if (t.note) t.note.young++;
+      }
+    }
+    if (newLeaf) vm.setLeaf(key, asId, gfn, level, -1, nHi, nLo);
+    else vm.leaves.get(key) && vm.removeLeaf(vm.leaves.get(key)!);
+    this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
+    if (newLeaf && (kind === 'install' || kind === 'collapse' || kind === 'pfn-change' || kind === 'upgrade' || kind === 'downgrade' || kind === 'write-protect')) {
+      this.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
+    }
+  }
+
+  /** EPT leaves carry a memory type (bits 3–5 = WB 110b); x86 PTEs have PWT/PCD clear there. */
+  private detectFlavour(level: number, hi: number, lo: number): void {
+    if (this.eptKnown || !isPresent(this.layout, hi, lo) || !isLeaf(level, lo)) return;
+    this.layout.ept = (lo & 0x38) === 0x30;
+    this.eptKnown = true;
+  }
+
+  /** Frozen and non-present values differ per kernel (spte.h v6.1 / v6.12 / v7.2). */
+  private detectVersion(hi: number, lo: number): void {
+    if (this.rules.source === 'option') return;
+    let set: RuleSet | null = null;
+    if (isFrozen(hi, lo)) set = lo === 0x1a0 ? 'v6.13+' : hi === 0 ? 'v6.1' : 'v6.12';
+    if (set && set !== this.rules.set) {
+      this.rules = { set, source: 'trace', why: `frozen SPTE value ${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)} (spte.h FROZEN_SPTE/REMOVED_SPTE)` };
+      this.layout.set = set;
+    }
+  }
+
+  // ---- notifiers -------------------------------------------------------------------------
+
+  private notifier(t: TaskState, i: number, kind: Notification['kind']): void {
+    const v = this.view;
+    const hvaStart = v.hvaStart(i);
+    const hvaEnd = v.hvaEnd(i);
+    const { vm, by } = this.notifierVm(t, hvaStart, hvaEnd);
+    // the VMM's own threads (ioctl thread: mprotect, madvise, memslot changes) belong to its VM
+    if (vm && by === 'only-vm' && !t.kernelThread) vm.tasks.set(t.task.pid, t.task.comm);
+    const opKind: OpKind = kind === 'unmap' ? 'notifier-unmap' : kind === 'age' ? 'notifier-age' : kind === 'test-age' ? 'notifier-test-age' : 'notifier-change-pte';
+    this.closeOp(t);
+    const note: Notification = {
+      kind, vm: vm?.id ?? null, vmBy: by, task: t.task, line: v.lineNo(i), ts: v.tsNs(i), hvaStart, hvaEnd,
+      overlap: 'unknown', memslotSource: 'none', gfnStart: -1, gfnEnd: -1, sptesZapped: 0, young: 0, youngUnknown: 0,
+      lockTaken: null, flush: false, evidence: 'inferred',
+    };
+    t.cowHva = kind === 'unmap' && hvaEnd - hvaStart === PAGE && !t.kernelThread ? hvaStart : -1;
+    if (!vm) {
+      if (this.opts.memslots) this.overlapOnly(this.opts.memslots.filter((s) => s.vm === undefined), note);
+      const op = this.newOp(opKind, '', t.task, note.line, note.ts);
+      t.op = op;
+      t.note = note;
+      return;
+    }
+    const op = this.startOp(t, opKind, vm, i);
+    t.note = note;
+    const leaves = this.rangeLeaves(vm, hvaStart, hvaEnd, note);
+    if (note.overlap !== 'unknown') note.lockTaken = note.overlap !== 'outside' || !notifierLockElided(this.rules.set);
+    if (kind === 'change-pte' || vm.isTdp) return; // change_pte never finds anything (§6.1); TDP changes are traced
+    for (const leaf of leaves) {
+      if (kind === 'unmap') {
+        // kvm_unmap_gfn_range drops every SPTE of the range (rmap walk; untraced on the shadow MMU)
+        this.zapLeaf(vm, leaf, op, 'inferred', note.line, note.ts);
+      } else if (leaf.accessedKnown && isAccessed(this.layout, leaf.lo)) {
+        note.young++;
+        if (kind === 'age') {
+          // kvm_age_rmap clears Accessed; the CPU may set it again without an event
+          const lo = leaf.lo & ~(this.layout.ept ? 0x100 : 0x20);
+          this.change(vm, op, leaf, 'accessed-clear', leaf.hi, leaf.lo, leaf.hi, lo, i, 'inferred');
+          leaf.lo = lo;
+          leaf.accessedKnown = false;
+          op.flushingChanges++;
+          op.adOnlyChanges++;
+        }
+      } else {
+        note.youngUnknown++;
+      }
+    }
+  }
+
+  /** The VM a notification is for: the sender's own VM, else by memslot overlap, else the only VM. */
+  private notifierVm(t: TaskState, hvaStart: number, hvaEnd: number): { vm: VmState | null; by: Notification['vmBy'] } {
+    if (t.vm) return { vm: t.vm, by: this.sawTgid ? 'tgid' : 'task' };
+    const hit: VmState[] = [];
+    for (const vm of this.vms.values()) {
+      if (vm.memslots ? hitsOf(vm.memslots, hvaStart, hvaEnd).hits.length > 0 : this.inferredLeaves(vm, hvaStart, hvaEnd).length > 0) hit.push(vm);
+    }
+    if (hit.length === 1) return { vm: hit[0]!, by: 'memslot' };
+    const only = this.onlyVm();
+    return only ? { vm: only, by: 'only-vm' } : { vm: null, by: 'none' };
+  }
+
+  private inferredLeaves(vm: VmState, hvaStart: number, hvaEnd: number): Leaf[] {
+    const out: Leaf[] = [];
+    for (const r of vm.inferred.candidateRanges(hvaStart, hvaEnd)) {
+      out.push(...vm.leavesInRange(null, r.gfnStart, r.gfnEnd, (g) => vm.inferred.owns(g, r.delta)));
+    }
+    return out;
+  }
+
+  /** Memslot overlap of a notification from --memslots (kvm_main.c __kvm_handle_hva_range). */
+  private overlapOnly(slots: Memslot[], note: Notification): SlotHit[] {
+    const { hits, coveredBytes } = hitsOf(slots, note.hvaStart, note.hvaEnd);
+    note.memslotSource = 'file';
+    note.overlap = hits.length === 0 ? 'outside' : coveredBytes >= note.hvaEnd - note.hvaStart ? 'inside' : 'partial';
+    note.lockTaken = note.overlap !== 'outside' || !notifierLockElided(this.rules.set);
+    if (hits.length > 0) {
+      note.gfnStart = Math.min(...hits.map((h) => h.gfnStart));
+      note.gfnEnd = Math.max(...hits.map((h) => h.gfnEnd));
+    }
+    return hits;
+  }
+
+  /** Present leaves a notifier range covers, and its memslot overlap. */
+  private rangeLeaves(vm: VmState, hvaStart: number, hvaEnd: number, note: Notification): Leaf[] {
+    if (vm.memslots) return this.overlapOnly(vm.memslots, note).flatMap((h) => vm.leavesInRange(h.asId, h.gfnStart, h.gfnEnd));
+    if (vm.inferred.anchors === 0) return [];
+    note.memslotSource = 'inferred';
+    const leaves = this.inferredLeaves(vm, hvaStart, hvaEnd);
+    // without memslots only guest frames that have SPTEs prove an overlap
+    note.overlap = leaves.length > 0 ? 'inside' : 'outside';
+    note.evidence = leaves.length > 0 ? 'inferred' : 'suspected';
+    if (leaves.length > 0) {
+      note.gfnStart = Math.min(...leaves.map((l) => l.gfn));
+      note.gfnEnd = Math.max(...leaves.map((l) => l.gfn)) + 1;
+    }
+    return leaves;
+  }
+}
+
+/**
+ * Whether the kernel flushes at the end of an op, by its rule (kvm-mmu-reference.md §4.3).
+ */
+export function decideFlush(op: Op, set: RuleSet): void {
+  switch (op.kind) {
+    case 'notifier-unmap':
+      op.flushIssued = op.leafZaps + op.tablesZapped > 0;
+      op.flushRule = 'kvm_main.c __kvm_handle_hva_range: flush_on_ret and the unmap handler zapped something';
+      break;
+    case 'notifier-age':
+      op.flushIssued = agingFlushes(set) && op.adOnlyChanges > 0;
+      op.flushRule = agingFlushes(set)
+        ? 'kvm_main.c kvm_mmu_notifier_clear_flush_young: flush when young (<=6.12)'
+        : 'KVM_ELIDE_TLB_FLUSH_IF_YOUNG (x86, 6.13+): aging never flushes';
+      break;
+    case 'notifier-test-age':
+    case 'notifier-change-pte':
+      op.flushIssued = false;
+      op.flushRule = 'test_young / change_pte never flush';
+      break;
+    case 'zap-all-fast':
+    case 'zap-pages':
+      op.flushIssued = op.tablesZapped + op.leafZaps + op.rootsFreed > 0;
+      op.flushRule = 'mmu.c kvm_mmu_commit_zap_page: one flush per non-empty invalid_list';
+      break;
+    case 'fault':
+      op.flushIssued = op.flushingChanges > 0;
+      op.flushRule = 'mmu.c mmu_set_spte / tdp_mmu.c tdp_mmu_map_handle_target_level';
+      break;
+    default:
+      op.flushIssued = op.flushingChanges > 0 || op.leafZaps > 0 || op.tablesZapped > 0;
+      op.flushRule = 'caller flushes after zapping or write-protecting (tdp_mmu.c tdp_mmu_zap_leafs, wrprot_gfn_range callers)';
+  }
+}
+

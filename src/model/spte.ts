@@ -1,0 +1,149 @@
+// SPTE values: what a raw u64 means for each MMU flavour and kernel range, and how a change from
+// one value to another is classified (kvm-mmu-reference.md §3, §4.1). Values are handled as two
+// u32 halves (hi, lo) so bit 63 and 52-bit pfns stay exact without BigInt.
+import type { RuleSet } from './kernel-rules.js';
+
+/** How to read SPTE bits: EPT or not (shadow paging and NPT share the x86 PTE layout). */
+export interface SpteLayout {
+  ept: boolean;
+  set: RuleSet;
+}
+
+/** Permission bits of a present SPTE, as the model compares them. */
+export const PERM_R = 1;
+export const PERM_W = 2;
+export const PERM_X = 4;
+export const PERM_U = 8;
+
+const BIT11 = 0x800;
+const PS = 0x80;
+
+/** FROZEN_SPTE / REMOVED_SPTE placeholders (spte.h: v6.1 0x5a0, v6.12 bit63|0x5a0, v7.2 bit63|0x1a0). */
+export function isFrozen(hi: number, lo: number): boolean {
+  return (lo === 0x5a0 || lo === 0x1a0) && (hi === 0 || hi === 0x80000000);
+}
+
+/** MMIO SPTE (spte.h is_mmio_spte): EPT misconfig 110b in RWX; non-EPT reserved bit 51 with P. */
+export function isMmio(l: SpteLayout, hi: number, lo: number): boolean {
+  if (l.ept) return (lo & 7) === 6 && (lo & BIT11) === 0;
+  return (hi & 0x80000) !== 0 && (lo & 1) !== 0 && (lo & BIT11) === 0;
+}
+
+/** is_shadow_present_pte: bit 11 since 6.1; before, any non-zero non-MMIO value (spte.h v5.10). */
+export function isPresent(l: SpteLayout, hi: number, lo: number): boolean {
+  if (l.set !== 'v5.10') return (lo & BIT11) !== 0;
+  return (hi !== 0 || lo !== 0) && !isMmio(l, hi, lo) && !isFrozen(hi, lo);
+}
+
+/** is_last_spte: level 1, or the PS bit. */
+export function isLeaf(level: number, lo: number): boolean {
+  return level === 1 || (lo & PS) !== 0;
+}
+
+/** SPTE_BASE_ADDR_MASK bits 12–51 shifted down. */
+export function pfnOf(hi: number, lo: number): number {
+  return (hi & 0xfffff) * 0x100000 + (lo >>> 12);
+}
+
+export function isWritable(lo: number): boolean {
+  return (lo & 2) !== 0;
+}
+
+/** SPTE_MMU_WRITEABLE: v5.10 bit 11; non-EPT bit 10 since 6.1; EPT bit 58 (6.1–6.12), bit 55 (7.x). */
+export function isMmuWritable(l: SpteLayout, hi: number, lo: number): boolean {
+  if (l.set === 'v5.10') return (lo & BIT11) !== 0;
+  if (!l.ept) return (lo & 0x400) !== 0;
+  return (hi & (l.set === 'v6.13+' ? 1 << 23 : 1 << 26)) !== 0;
+}
+
+/** Accessed: bit 5 (x86 PTE) or bit 8 (EPT), with A/D bits enabled. */
+export function isAccessed(l: SpteLayout, lo: number): boolean {
+  return (lo & (l.ept ? 0x100 : 0x20)) !== 0;
+}
+
+/** Dirty: bit 6 (x86 PTE) or bit 9 (EPT). */
+export function isDirty(l: SpteLayout, lo: number): boolean {
+  return (lo & (l.ept ? 0x200 : 0x40)) !== 0;
+}
+
+/** R/W/X/U of a present SPTE: x86 PTE W=1 U=2 NX=63; EPT R=0 W=1 X=2, user-exec 10 (7.x). */
+export function permsOf(l: SpteLayout, hi: number, lo: number): number {
+  if (l.ept) return (lo & 1 ? PERM_R : 0) | (lo & 2 ? PERM_W : 0) | (lo & 4 ? PERM_X : 0);
+  return PERM_R | (lo & 2 ? PERM_W : 0) | (lo & 4 ? PERM_U : 0) | ((hi & 0x80000000) === 0 ? PERM_X : 0);
+}
+
+/** Letters of a permission mask, e.g. "rw-u". */
+export function permString(p: number): string {
+  return (p & PERM_R ? 'r' : '-') + (p & PERM_W ? 'w' : '-') + (p & PERM_X ? 'x' : '-') + (p & PERM_U ? 'u' : '-');
+}
+
+/** What one SPTE change did. Every change the model sees is classified once, here. */
+export type ChangeKind =
+  | 'install' // non-present → present leaf
+  | 'link' // non-present → present non-leaf (a page table linked in)
+  | 'zap' // present leaf → non-present (or frozen)
+  | 'unlink' // present non-leaf → non-present (a page table removed)
+  | 'collapse' // present non-leaf → huge leaf
+  | 'split' // huge leaf → non-leaf
+  | 'pfn-change' // present leaf → present leaf with another pfn
+  | 'write-protect' // same pfn, W or MMU-writable cleared
+  | 'downgrade' // same pfn, another permission lost
+  | 'upgrade' // same pfn, permissions gained
+  | 'dirty-clear' // same pfn and permissions, D cleared
+  | 'accessed-clear' // same pfn and permissions, only A cleared
+  | 'ad-set' // same pfn and permissions, A or D set
+  | 'same' // identical value re-written
+  | 'mmio' // an MMIO SPTE written
+  | 'freeze' // non-present → frozen placeholder (TDP, transient)
+  | 'nonpresent'; // non-present → non-present
+
+export function classifyChange(
+  l: SpteLayout, level: number, oHi: number, oLo: number, nHi: number, nLo: number,
+): ChangeKind {
+  const oP = isPresent(l, oHi, oLo);
+  const nP = isPresent(l, nHi, nLo);
+  if (!oP) {
+    if (nP) return isLeaf(level, nLo) ? 'install' : 'link';
+    if (isMmio(l, nHi, nLo)) return 'mmio';
+    return isFrozen(nHi, nLo) && !isFrozen(oHi, oLo) ? 'freeze' : 'nonpresent';
+  }
+  const oLeaf = isLeaf(level, oLo);
+  if (!nP) return oLeaf ? 'zap' : 'unlink';
+  const nLeaf = isLeaf(level, nLo);
+  if (!oLeaf) return nLeaf ? 'collapse' : 'same';
+  if (!nLeaf) return 'split';
+  if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return 'pfn-change';
+  if (oHi === nHi && oLo === nLo) return 'same';
+  const oPerm = permsOf(l, oHi, oLo);
+  const nPerm = permsOf(l, nHi, nLo);
+  const lost = oPerm & ~nPerm;
+  if ((lost & PERM_W) !== 0 || (isMmuWritable(l, oHi, oLo) && !isMmuWritable(l, nHi, nLo))) return 'write-protect';
+  if (lost !== 0) return 'downgrade';
+  if ((nPerm & ~oPerm) !== 0) return 'upgrade';
+  if (isDirty(l, oLo) && !isDirty(l, nLo)) return 'dirty-clear';
+  if (isAccessed(l, oLo) && !isAccessed(l, nLo)) return 'accessed-clear';
+  return 'ad-set';
+}
+
+/**
+ * Whether overwriting a present leaf needs a TLB flush. v6.13+: only clearing MMU-writable
+ * (spte.h leaf_spte_change_needs_tlb_flush, v7.2); ≤6.12 mmu.c mmu_spte_update(): also clearing
+ * W from an MMU-writable SPTE, or clearing Accessed or Dirty; v5.10 needs host- and MMU-writable.
+ */
+export function leafUpdateNeedsFlush(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
+  const mmuW = isMmuWritable(l, oHi, oLo);
+  if (l.set === 'v6.13+') return mmuW && !isMmuWritable(l, nHi, nLo);
+  const wClear = mmuW && !isWritable(nLo);
+  return wClear || (isAccessed(l, oLo) && !isAccessed(l, nLo)) || (isDirty(l, oLo) && !isDirty(l, nLo));
+}
+
+/**
+ * Whether a stale TLB entry of the old value would be harmful: W or MMU-writable cleared, or the
+ * pfn changed. Clearing only A (aging tolerates false negatives) or D (dirty logging flushes from
+ * the bitmap) needs none (v7.2 spte.h comment above leaf_spte_change_needs_tlb_flush).
+ */
+export function staleEntryHarmful(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
+  if (!isPresent(l, nHi, nLo)) return true;
+  if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return true;
+  return (isMmuWritable(l, oHi, oLo) && !isMmuWritable(l, nHi, nLo)) || (isWritable(oLo) && !isWritable(nLo));
+}
