@@ -1,0 +1,101 @@
+// Acceptance of the findings against real ground truth: the bundled mprotect-roundtrip fixture, and
+// ../shared/traces (MANIFEST.md truth lines). Every number here was also produced by
+// fixtures/truth/independent_count.py (written separately, results in fixtures/truth/results/).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { analyzeTrace } from '../cli/pipeline.js';
+import { fixture, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
+import { memslotsFromTruth } from '../testing/truth.js';
+import type { FindingsData } from './findings.js';
+
+const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
+const shared = (rel: string): string => join(SHARED_TRACES, rel);
+
+/** Zap outcomes of notifier zaps between two trace lines. */
+function outcomesBetween(f: FindingsData, from: number, to: number): Record<string, number> {
+  const t = f.zaps.table;
+  const out: Record<string, number> = {};
+  for (let r = 0; r < t.length; r++) {
+    const line = t.getNum(t.col('line'), r);
+    if (line < from || line >= to || t.getStr(t.col('cause'), r) !== 'notifier-unmap') continue;
+    const o = t.getStr(t.col('outcome'), r)!;
+    out[o] = (out[o] ?? 0) + 1;
+  }
+  return out;
+}
+
+test('mprotect-roundtrip: every in-range zap refaults to the same pfn, per round as the truth lines say', async () => {
+  let f: FindingsData | undefined;
+  const r = await analyzeTrace(fixture('mprotect-roundtrip.ftrace.txt.gz'), { onFindings: (x) => void (f = x) });
+  assert.deepEqual(r.findings!.redundantZaps.byCause['notifier-unmap'], { identical: 4096, upgrade: 2048, downgrade: 2048, needed: 4096, unresolved: 0 });
+  // first marker line of each round and the scenario end (zcat | grep -n 'phase=round\|mprotect end'):
+  // round0 99754, round1 103390, round2 121408, end 125090
+  assert.deepEqual(outcomesBetween(f!, 99754, 103390), { identical: 2048 });
+  assert.deepEqual(outcomesBetween(f!, 103390, 121408), { downgrade: 2048, upgrade: 2048 });
+  assert.deepEqual(outcomesBetween(f!, 121408, 125090), { identical: 2048 });
+  // the four RO invalidations whose zaps all came back unchanged: their flushes were avoidable
+  assert.equal(r.findings!.flushes.avoidable, 4);
+  // the three RW invalidations plus the two extra RO/RW of round 2 found nothing mapped (+3 before boot, +3 at exit)
+  assert.equal(r.findings!.notifications.noEffect, 11);
+});
+
+test('analyze JSON is byte-identical across two runs', async () => {
+  const a = JSON.stringify(await analyzeTrace(fixture('mprotect-roundtrip.ftrace.txt.gz')));
+  const b = JSON.stringify(await analyzeTrace(fixture('mprotect-roundtrip.ftrace.txt.gz')));
+  assert.equal(a, b);
+});
+
+test('dontneed: every zap in a MADV_DONTNEED range refaults to a new pfn (0 redundant)', { skip }, async () => {
+  const r = await analyzeTrace(shared('dontneed/dontneed.ftrace.txt.gz'));
+  assert.deepEqual(r.findings!.redundantZaps.byCause['notifier-unmap'], { identical: 0, upgrade: 0, downgrade: 0, needed: 15359, unresolved: 0 });
+});
+
+test('zap-all-fast: 6 episodes, zapped = used_pages, observed breaks <= floor(zapped/10)', { skip }, async () => {
+  const r = await analyzeTrace(shared('zap-all-fast/zap-all-fast.ftrace.txt.gz'));
+  const eps = r.findings!.lockBreaks.list.filter((e) => e.kind === 'zap-all-fast');
+  assert.deepEqual(eps.map((e) => e.zapped), [8212, 8212, 1425, 8212, 8212, 2505]);
+  assert.deepEqual(eps.map((e) => e.usedPages), [8212, 8212, 1425, 8212, 8212, 2505]);
+  assert.deepEqual(eps.map((e) => e.breaksObserved), [11, 16, 9, 79, 17, 3]);
+  assert.deepEqual(eps.map((e) => e.durationMs.toFixed(2)), ['76.94', '76.53', '10.88', '77.34', '75.29', '24.11']);
+  for (const e of eps) assert.ok(e.breaksObserved <= e.maxBreaks);
+  assert.deepEqual(r.findings!.redundantZaps.byCause['notifier-unmap']!.needed, 26620);
+});
+
+test('multi-vm (TGID): two VMs, each matching its own truth (vmA mprotect redundant, vmB dontneed needed)', { skip }, async () => {
+  let f: FindingsData | undefined;
+  const r = await analyzeTrace(shared('multi-vm/multi-vm.tgid.ftrace-tgid.txt.gz'), { onFindings: (x) => void (f = x) });
+  assert.deepEqual(r.vms.map((v) => v.id), ['tgid:19258', 'tgid:19259']);
+  const t = f!.zaps.table;
+  const per: Record<string, Record<string, number>> = {};
+  for (let i = 0; i < t.length; i++) {
+    if (t.getStr(t.col('cause'), i) !== 'notifier-unmap') continue;
+    const o = (per[t.getStr(t.col('vm'), i)!] ??= {});
+    const k = t.getStr(t.col('outcome'), i)!;
+    o[k] = (o[k] ?? 0) + 1;
+  }
+  assert.deepEqual(per, { 'tgid:19258': { needed: 4096, identical: 8192, downgrade: 4096, upgrade: 4096 }, 'tgid:19259': { needed: 23552 } });
+});
+
+test('thp-ksm: collapses and merges change pfns (needed); sources include khugepaged and ksmd', { skip }, async () => {
+  const r = await analyzeTrace(shared('thp-ksm/thp-ksm.ftrace.txt.gz'));
+  const f = r.findings!;
+  assert.deepEqual(f.redundantZaps.byCause['notifier-unmap'], { identical: 0, upgrade: 0, downgrade: 16, needed: 40944, unresolved: 0 });
+  assert.equal(f.notifications.byTask.khugepaged!.unmap, 16);
+  assert.equal(f.notifications.byTask.khugepaged!.sptesZapped, 8192);
+  assert.equal(f.notifications.byTask.ksmd!.sptesZapped, 4096);
+});
+
+test('outside-memslot: with --memslots from the truth lines, ranges missing every memslot are outside', { skip }, async () => {
+  const memslots = memslotsFromTruth(shared('outside-memslot/outside-memslot.stdout'));
+  const r = await analyzeTrace(shared('outside-memslot/outside-memslot.ftrace.txt.gz'), { model: { memslots } });
+  const n = r.findings!.notifications;
+  // outside: the 7 outside_op notifications (ops 2-6, 8, 10), 3 before the scenario, 4 thread-exit
+  // stacks; op 9 straddles the end of slot 1: partial
+  assert.deepEqual(n.byOverlap, { inside: 2064, outside: 14, partial: 1 });
+  assert.deepEqual(r.findings!.redundantZaps.byCause['notifier-unmap'], { identical: 0, upgrade: 0, downgrade: 0, needed: 2064, unresolved: 16 });
+  // without memslots: 11 of those 14 have no known guest mapping (suspected outside); the 3 before
+  // the first vCPU fault have no VM yet (unknown)
+  const inferred = await analyzeTrace(shared('outside-memslot/outside-memslot.ftrace.txt.gz'));
+  assert.equal(inferred.findings!.notifications.outsideMemslots, 11);
+});
