@@ -95,8 +95,8 @@ export class InferredMemslots {
     return [...this.deltaSet].map(([delta, anchors]) => ({ delta, anchors })).sort((a, b) => a.delta - b.delta);
   }
 
-  add(gfn: number, hva: number): void {
-    const delta = hva - gfn * PAGE;
+  /** Index of the first anchor with gfn >= the given one. */
+  private lowerBound(gfn: number): number {
     let lo = 0;
     let hi = this.gfns.length;
     while (lo < hi) {
@@ -104,6 +104,12 @@ export class InferredMemslots {
       if (this.gfns[mid]! < gfn) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  add(gfn: number, hva: number): void {
+    const delta = hva - gfn * PAGE;
+    const lo = this.lowerBound(gfn);
     if (this.gfns[lo] === gfn) {
       this.deltas[lo] = delta;
     } else {
@@ -120,13 +126,7 @@ export class InferredMemslots {
 
   /** Delta of the strong anchor nearest to gfn, or null. */
   private deltaNear(gfn: number): number | null {
-    let lo = 0;
-    let hi = this.gfns.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.gfns[mid]! < gfn) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.lowerBound(gfn);
     let left = lo - 1;
     while (left >= 0 && !this.strong(left)) left--;
     let right = lo;
