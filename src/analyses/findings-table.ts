@@ -1,9 +1,5 @@
 // A findings table built row by row (rows may be updated later, e.g. when a zap's refault shows
-// up) in growable typed columns, turned into an Arrow table at the end for SQL and reports.
-import {
-  Bool, Dictionary, Field, Float64, Int32, Int64, Schema, Table, Uint64, Utf8, makeData, RecordBatch, Struct,
-  vectorFromArray, type Data,
-} from 'apache-arrow';
+// up) in growable typed columns; src/store/findings.ts registers it in DuckDB for SQL.
 
 export type FindingColumnKind = 'int' | 'u64' | 'float' | 'str' | 'bool';
 
@@ -11,6 +7,11 @@ export interface FindingColumn {
   readonly name: string;
   readonly kind: FindingColumnKind;
   readonly doc: string;
+}
+
+/** Column name → index, for the handlers' hot paths. */
+export function columnIndex<T extends readonly FindingColumn[]>(cols: T): Record<T[number]['name'], number> {
+  return Object.fromEntries(cols.map((c, i) => [c.name, i])) as Record<T[number]['name'], number>;
 }
 
 class Growable<T extends Float64Array | Uint32Array | Int32Array | Uint8Array> {
@@ -98,59 +99,5 @@ export class FindingsTable {
     return (BigInt(a[2 * r + 1]!) << 32n) | BigInt(a[2 * r]!);
   }
 
-  getU64Hex(c: number, r: number): string {
-    const a = this.stores[c]!.v.a as Uint32Array;
-    const hi = a[2 * r + 1]!;
-    return hi ? hi.toString(16) + a[2 * r]!.toString(16).padStart(8, '0') : a[2 * r]!.toString(16);
-  }
 
-  toArrow(): Table {
-    const n = this.length;
-    const fields: Field[] = [];
-    const children: Data[] = [];
-    this.columns.forEach((c, i) => {
-      const s = this.stores[i]!;
-      let data: Data;
-      if (s.kind === 'u64') {
-        data = makeData({ type: new Uint64(), length: n, data: new BigUint64Array(s.v.a.slice(0, 2 * n).buffer) });
-      } else if (s.kind === 'str') {
-        const codes = s.v.a.slice(0, n);
-        const valid = new Uint8Array((n + 7) >> 3);
-        let nulls = 0;
-        for (let r = 0; r < n; r++) {
-          if (codes[r]! >= 0) valid[r >> 3]! |= 1 << (r & 7);
-          else {
-            codes[r] = 0;
-            nulls++;
-          }
-        }
-        const dictionary = vectorFromArray(s.values, new Utf8());
-        data = makeData({ type: new Dictionary(new Utf8(), new Int32()), length: n, nullCount: nulls, nullBitmap: valid, data: codes, dictionary });
-      } else {
-        const f = (s.v.a as Float64Array).subarray(0, n);
-        const valid = new Uint8Array((n + 7) >> 3);
-        let nulls = 0;
-        for (let r = 0; r < n; r++) {
-          if (Number.isNaN(f[r]!)) nulls++;
-          else valid[r >> 3]! |= 1 << (r & 7);
-        }
-        if (s.kind === 'bool') {
-          const bits = new Uint8Array((n + 7) >> 3);
-          for (let r = 0; r < n; r++) if (f[r] === 1) bits[r >> 3]! |= 1 << (r & 7);
-          data = makeData({ type: new Bool(), length: n, nullCount: nulls, nullBitmap: valid, data: bits });
-        } else if (s.kind === 'int') {
-          const big = new BigInt64Array(n);
-          for (let r = 0; r < n; r++) if (!Number.isNaN(f[r]!)) big[r] = BigInt(f[r]!);
-          data = makeData({ type: new Int64(), length: n, nullCount: nulls, nullBitmap: valid, data: big });
-        } else {
-          data = makeData({ type: new Float64(), length: n, nullCount: nulls, nullBitmap: valid, data: f.slice() });
-        }
-      }
-      fields.push(new Field(c.name, data.type, true));
-      children.push(data);
-    });
-    const schema = new Schema(fields);
-    const struct = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
-    return new Table(schema, [new RecordBatch(schema, struct)]);
-  }
 }

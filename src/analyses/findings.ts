@@ -1,6 +1,6 @@
 // The model's findings: one replay feeding the finding handlers, then the insights computed from
 // their data (design.md §5) and the tables registered for SQL.
-import type { RecordBatch, Table } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import { Replay, type ReplayData, type ReplayOptions } from '../model/replay.js';
 import { FlushesHandler, type FlushesData } from './flushes.js';
 import { LockBreaksHandler, type LockBreaksData } from './lock-breaks.js';
@@ -15,18 +15,6 @@ export interface FindingsData {
   lockBreaks: LockBreaksData;
   notifications: NotificationsData;
   spte: SpteChangesData;
-}
-
-/** Finding tables by the name SQL sees them under. */
-export function findingTables(f: FindingsData): Record<string, Table> {
-  return {
-    zaps: f.zaps.table.toArrow(),
-    flushes: f.flushes.table.toArrow(),
-    lock_breaks: f.lockBreaks.table.toArrow(),
-    notifications: f.notifications.table.toArrow(),
-    spte_changes: f.spte.changes.toArrow(),
-    shadow_pages: f.spte.shadowPages.toArrow(),
-  };
 }
 
 export class FindingsRun {

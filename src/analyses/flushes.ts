@@ -1,7 +1,7 @@
 // Flushes (finding 2): the TLB flushes the kernel issues per operation by its rules (x86 traces
 // no flush event, §4.4), each judged needed / unneeded / avoidable, plus missing ones.
 import type { FactListener, Op } from '../model/facts.js';
-import { FindingsTable } from './findings-table.js';
+import { FindingsTable, columnIndex } from './findings-table.js';
 import type { ZapsData } from './zaps.js';
 
 export type FlushVerdict = 'needed' | 'unneeded' | 'avoidable' | 'missing';
@@ -42,7 +42,7 @@ export class FlushesHandler implements FactListener {
   /** Verdicts need the zaps' refault outcomes, so they are made at the end. */
   data(zaps: ZapsData): FlushesData {
     const table = new FindingsTable('flushes', FLUSH_COLUMNS);
-    const c = Object.fromEntries(FLUSH_COLUMNS.map((col, i) => [col.name, i])) as Record<(typeof FLUSH_COLUMNS)[number]['name'], number>;
+    const c = columnIndex(FLUSH_COLUMNS);
     const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, byOp: {} };
     for (const op of this.ops) {
       const verdict = verdictOf(op, zaps.perOp.get(op.id));

@@ -1,7 +1,7 @@
 // Notifications (finding 4) and aging (finding 5): per mmu-notifier event, its memslot overlap,
 // what KVM did for it, and totals by source task.
 import type { FactListener, Notification } from '../model/facts.js';
-import { FindingsTable } from './findings-table.js';
+import { FindingsTable, columnIndex } from './findings-table.js';
 
 export const NOTIFICATION_COLUMNS = [
   { name: 'line', kind: 'int', doc: 'line of the notifier event' },
@@ -49,7 +49,7 @@ export interface NotificationsData {
 
 export class NotificationsHandler implements FactListener {
   private readonly table = new FindingsTable('notifications', NOTIFICATION_COLUMNS);
-  private readonly c = Object.fromEntries(NOTIFICATION_COLUMNS.map((col, i) => [col.name, i])) as Record<(typeof NOTIFICATION_COLUMNS)[number]['name'], number>;
+  private readonly c = columnIndex(NOTIFICATION_COLUMNS);
   private readonly out: Omit<NotificationsData, 'table'> = {
     total: 0, noEffect: 0, outsideMemslots: 0, byOverlap: {}, byTask: {},
     aging: { ageCalls: 0, testAgeCalls: 0, young: 0, youngUnknown: 0, flushes: 0, byTask: {} },

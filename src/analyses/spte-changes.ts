@@ -1,7 +1,7 @@
 // Every SPTE change the model derived, classified once (model/spte.ts classifyChange), and every
 // shadow page's life: created, zapped (and the second zap of an in-use root).
 import type { FactListener, ShadowPageEvent, SpteChange } from '../model/facts.js';
-import { FindingsTable } from './findings-table.js';
+import { FindingsTable, columnIndex } from './findings-table.js';
 
 export const SPTE_CHANGE_COLUMNS = [
   { name: 'line', kind: 'int', doc: 'line of the event the change comes from' },
@@ -34,11 +34,6 @@ export const SHADOW_PAGE_COLUMNS = [
   { name: 'op_id', kind: 'int', doc: 'operation id (zaps)' },
 ] as const;
 
-type Cols<T extends readonly { name: string }[]> = Record<T[number]['name'], number>;
-function cols<T extends readonly { name: string }[]>(c: T): Cols<T> {
-  return Object.fromEntries(c.map((col, i) => [col.name, i])) as Cols<T>;
-}
-
 export interface SpteChangesData {
   changes: FindingsTable;
   shadowPages: FindingsTable;
@@ -49,8 +44,8 @@ export interface SpteChangesData {
 export class SpteChangesHandler implements FactListener {
   private readonly changes = new FindingsTable('spte_changes', SPTE_CHANGE_COLUMNS);
   private readonly pages = new FindingsTable('shadow_pages', SHADOW_PAGE_COLUMNS);
-  private readonly cc = cols(SPTE_CHANGE_COLUMNS);
-  private readonly pc = cols(SHADOW_PAGE_COLUMNS);
+  private readonly cc = columnIndex(SPTE_CHANGE_COLUMNS);
+  private readonly pc = columnIndex(SHADOW_PAGE_COLUMNS);
   private readonly byKind = new Map<string, number>();
   private readonly counts = { created: 0, zapped: 0, zappedInUse: 0, freedRoots: 0 };
 

@@ -1,8 +1,8 @@
 // Zaps and refaults (finding 1): every leaf zap classified by what the guest mapping at the same
 // place — (VM, address space, gfn, level) — looked like when it came back.
 import type { Evidence, FactListener, LeafInstall, LeafZap, OpKind } from '../model/facts.js';
-import { pfnOf, permsOf, permString, type SpteLayout } from '../model/spte.js';
-import { FindingsTable } from './findings-table.js';
+import { pfnOf, permChange, permsOf, permString, type SpteLayout } from '../model/spte.js';
+import { FindingsTable, columnIndex } from './findings-table.js';
 
 export type ZapOutcome = 'identical' | 'upgrade' | 'downgrade' | 'needed' | 'unresolved';
 export const REDUNDANT: ReadonlySet<ZapOutcome> = new Set(['identical', 'upgrade', 'downgrade']);
@@ -50,10 +50,8 @@ function emptyOutcomes(): Record<ZapOutcome, number> {
 /** Same pfn: compare permissions; a lost one makes it a downgrade (a write-protect would have done). */
 export function refaultOutcome(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): ZapOutcome {
   if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return 'needed';
-  const o = permsOf(l, oHi, oLo);
-  const n = permsOf(l, nHi, nLo);
-  if (o === n) return 'identical';
-  return (o & ~n) !== 0 ? 'downgrade' : 'upgrade';
+  const p = permChange(l, oHi, oLo, nHi, nLo);
+  return p === 'same' ? 'identical' : p;
 }
 
 export class ZapsHandler implements FactListener {
@@ -62,7 +60,7 @@ export class ZapsHandler implements FactListener {
   private readonly zapLo: number[] = [];
   private readonly zapHi: number[] = [];
   private readonly perOp = new Map<number, { zaps: number; redundant: number; unresolved: number }>();
-  private readonly c = Object.fromEntries(ZAP_COLUMNS.map((col, i) => [col.name, i])) as Record<(typeof ZAP_COLUMNS)[number]['name'], number>;
+  private readonly c = columnIndex(ZAP_COLUMNS);
 
   constructor(private readonly layout: () => SpteLayout) {}
 

@@ -5,7 +5,7 @@ import type { Data, RecordBatch } from 'apache-arrow';
 /** Event families the model handles; everything else is `Other`. */
 export const enum Ev {
   Other, SetSpte, SpteRequested, GetPage, PrepareZap, SyncPage, UnsyncPage, ZapAllFast, TdpChanged,
-  FastPageFault, SplitHuge, MarkMmio, UnmapHva, AgeHva, TestAgeHva, SetSpteHva, AgePage, SchedSwitch,
+  UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch,
 }
 
 const EVENT_KIND: Readonly<Record<string, Ev>> = {
@@ -18,14 +18,10 @@ const EVENT_KIND: Readonly<Record<string, Ev>> = {
   kvm_mmu_zap_all_fast: Ev.ZapAllFast,
   kvm_mmu_invalidate_zap_all_pages: Ev.ZapAllFast,
   kvm_tdp_mmu_spte_changed: Ev.TdpChanged,
-  fast_page_fault: Ev.FastPageFault,
-  kvm_mmu_split_huge_page: Ev.SplitHuge,
-  mark_mmio_spte: Ev.MarkMmio,
   kvm_unmap_hva_range: Ev.UnmapHva,
   kvm_age_hva: Ev.AgeHva,
   kvm_test_age_hva: Ev.TestAgeHva,
   kvm_set_spte_hva: Ev.SetSpteHva,
-  kvm_age_page: Ev.AgePage,
   sched_switch: Ev.SchedSwitch,
 };
 
@@ -151,9 +147,6 @@ export class EventView {
   isKvm(i: number): boolean {
     return (this.grpValid === null || bit(this.grpValid, i)) && this.kvmGroup[this.grpIdx[i]!]!;
   }
-  eventName(i: number): string {
-    return this.names.get(this.event[i]!);
-  }
   /** u64 column value as a number (exact below 2^53: lines, ns, gfns, hvas, physical addresses). */
   private num(c: U32Col, i: number): number {
     return c.v[2 * i + 1]! * 0x100000000 + c.v[2 * i]!;
@@ -168,7 +161,6 @@ export class EventView {
     return this.tgidC.valid && !bit(this.tgidC.valid, i) ? -1 : this.tgidC.v[i]!;
   }
   comm(i: number): string { return this.comms.get(this.commIdx[i]!); }
-  commId(i: number): number { return this.commIdx[i]!; }
   gfn(i: number): number { return this.num(this.gfnC, i); }
   sptep(i: number): number { return this.num(this.sptepC, i); }
   pfn(i: number): number { return this.num(this.pfnC, i); }
@@ -195,7 +187,6 @@ export class EventView {
   invalid(i: number): boolean { return bit(this.bits.invalid, i); }
   created(i: number): boolean { return bit(this.bits.created, i); }
   unsync(i: number): boolean { return bit(this.bits.unsync, i); }
-  direct(i: number): boolean { return bit(this.bits.direct, i); }
   /**
    * The shadow page's identity besides gen and gfn: every decoded role field except `invalid`
    * (which flips when the page is zapped) and root_count/unsync (state, not role).

@@ -40,13 +40,16 @@ export interface Op {
   flushRule: string;
 }
 
-export interface LeafZap {
-  vm: string;
+/** Where an SPTE lives: (as_id, gfn, level), and its address when known (shadow MMU `at`), else -1. */
+export interface SptePlace {
   asId: number;
   gfn: number;
   level: number;
-  /** SPTE address when known (shadow MMU `at`), else -1. */
   sptep: number;
+}
+
+export interface LeafZap extends SptePlace {
+  vm: string;
   oldHi: number;
   oldLo: number;
   line: number;
@@ -55,12 +58,8 @@ export interface LeafZap {
   evidence: Evidence;
 }
 
-export interface LeafInstall {
+export interface LeafInstall extends SptePlace {
   vm: string;
-  asId: number;
-  gfn: number;
-  level: number;
-  sptep: number;
   hi: number;
   lo: number;
   line: number;
@@ -70,12 +69,8 @@ export interface LeafInstall {
   prefetch: boolean;
 }
 
-export interface SpteChange {
+export interface SpteChange extends SptePlace {
   vm: string;
-  asId: number;
-  gfn: number;
-  level: number;
-  sptep: number;
   kind: ChangeKind;
   oldHi: number;
   oldLo: number;
@@ -105,7 +100,7 @@ export interface ShadowPageEvent {
 export type Overlap = 'inside' | 'partial' | 'outside' | 'unknown';
 
 export interface Notification {
-  kind: 'unmap' | 'age' | 'test-age' | 'change-pte' | 'age-page';
+  kind: 'unmap' | 'age' | 'test-age' | 'change-pte';
   vm: string | null;
   /** How the VM was chosen: the task's TGID, memslot overlap, or the only VM. */
   vmBy: 'tgid' | 'task' | 'memslot' | 'only-vm' | 'none';
@@ -145,11 +140,12 @@ export interface FactListener {
   onShadowPageCreated?(p: ShadowPageEvent): void;
   onShadowPageZapped?(p: ShadowPageEvent): void;
   onNotification?(n: Notification): void;
-  /** A zap_all_fast (or other long zap) episode starts / zaps one page / ends. */
-  onEpisodeStart?(vm: string, kind: 'zap-all-fast' | 'zap-pages' | 'tdp-zap', task: Task, line: number, ts: number, usedPages: number | null, sharedLock: boolean): void;
+  /** A zap_all_fast (or other long shadow-page zap) episode starts / zaps one page / ends. */
+  onEpisodeStart?(vm: string, kind: 'zap-all-fast' | 'zap-pages', task: Task, line: number, ts: number, usedPages: number | null): void;
   onEpisodeZap?(z: ZapEpisodeZap): void;
   onEpisodeEnd?(vm: string, pid: number): void;
   /** Work that holds the VM's mmu_lock (set_spte, get_page, spte_requested, zaps, sync). */
-  onMmuLockWork?(vm: string, task: Task, line: number, ts: number): void;
-  onSchedSwitch?(prevPid: number, nextPid: number, line: number, ts: number): void;
+  onMmuLockWork?(vm: string, task: Task): void;
+  /** The task `prevPid` was switched out. */
+  onSchedSwitch?(prevPid: number): void;
 }

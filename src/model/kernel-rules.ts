@@ -12,8 +12,6 @@ export interface KernelRules {
   readonly why: string;
 }
 
-export const RULE_SETS: readonly RuleSet[] = ['v5.10', 'v6.1', 'v6.12', 'v6.13+'];
-
 /** Rule set of a kernel version string such as "6.12.117" or "7.2". */
 export function ruleSetOfVersion(version: string): RuleSet {
   const m = /^(\d+)\.(\d+)/.exec(version.trim());
@@ -35,11 +33,6 @@ export const DEFAULT_RULES: KernelRules = {
 
 export function rulesFromOption(version: string): KernelRules {
   return { set: ruleSetOfVersion(version), source: 'option', why: `--kernel ${version}` };
-}
-
-/** Rules for ≤6.12 kernels: Accessed/Dirty clears in mmu_spte_update() report a flush. */
-export function adClearFlushes(set: RuleSet): boolean {
-  return set !== 'v6.13+';
 }
 
 /**

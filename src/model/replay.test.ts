@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { analyzeTrace } from '../cli/pipeline.js';
 import { tinyTrace, ev } from '../testing/tiny-trace.js';
 import { rulesFromOption } from './kernel-rules.js';
-import type { Memslot } from './memslots.js';
+import { loadMemslotsFile, type Memslot } from './memslots.js';
 
 const VCPU = 'kvm-workload-101';
 const VMM = 'kvm-workload-100';
@@ -60,7 +60,6 @@ test('shadow MMU: a --memslots file gives the overlap; outside a memslot KVM tak
     ev(VMM, 1, '1.000001', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(2)} -- ${hva(4)}`, '.....'),
     ev(VMM, 1, '1.000002', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(1)} -- ${hva(3)}`, '.....'),
   ]);
-  const { loadMemslotsFile } = await import('./memslots.js');
   const now = await analyzeTrace(trace, { model: { memslots: loadMemslotsFile(file) } });
   assert.deepEqual(now.findings!.notifications.byOverlap, { outside: 1, partial: 1 });
   const old = await analyzeTrace(trace, { model: { memslots: loadMemslotsFile(file), rules: rulesFromOption('5.10') } });

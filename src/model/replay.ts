@@ -3,12 +3,12 @@
 // tells the analyses what happened (facts.ts), with the evidence for each fact.
 import type { RecordBatch } from 'apache-arrow';
 import { Ev, EventView } from './event-view.js';
-import type { Evidence, FactListener, Notification, Op, OpKind, Task } from './facts.js';
+import type { Evidence, FactListener, Notification, Op, OpKind, SptePlace, Task } from './facts.js';
 import { DEFAULT_RULES, agingFlushes, notifierLockElided, type KernelRules, type RuleSet } from './kernel-rules.js';
 import { hitsOf, type Memslot, type SlotHit } from './memslots.js';
 import {
   classifyChange, isAccessed, isDirty, isFrozen, isLeaf, isMmuWritable, isPresent, isWritable, leafUpdateNeedsFlush,
-  staleEntryHarmful, type ChangeKind, type SpteLayout,
+  staleEntryHarmful, clearAccessed, type ChangeKind, type SpteLayout,
 } from './spte.js';
 import { VmState, tdpKey, type Leaf, type ShadowPage } from './vm-state.js';
 
@@ -80,7 +80,7 @@ export class Replay {
     for (let i = 0; i < v.length; i++) {
       const k = v.kind(i);
       if (k === Ev.SchedSwitch) {
-        for (const l of this.listeners) l.onSchedSwitch?.(v.prevPid(i), -1, v.lineNo(i), v.tsNs(i));
+        for (const l of this.listeners) l.onSchedSwitch?.(v.prevPid(i));
         continue;
       }
       if (k === Ev.Other && !v.isKvm(i)) continue;
@@ -94,7 +94,7 @@ export class Replay {
         case Ev.GetPage: this.getPage(t, i); break;
         case Ev.PrepareZap: this.prepareZap(t, i); break;
         case Ev.SyncPage:
-        case Ev.UnsyncPage: this.lockWork(t, i); break;
+        case Ev.UnsyncPage: this.lockWork(t); break;
         case Ev.ZapAllFast: this.zapAllFast(t, i); break;
         case Ev.TdpChanged: this.tdpChanged(t, i); break;
         case Ev.UnmapHva: this.notifier(t, i, 'unmap'); break;
@@ -175,6 +175,9 @@ export class Replay {
   /** The VM of a task doing MMU work itself: its TGID, else a task-group VM (no TGID). */
   private ownVm(t: TaskState): VmState {
     if (t.vm) return t.vm;
+    // TDP MMU changes carry no SPTE address: a trace with one TDP VM is taken as one VM
+    this.joinVmHaving(t, (vm) => vm.isTdp);
+    if (t.vm) return t.vm;
     const vm = this.vmById(`task:${t.task.pid}`, null);
     vm.tasks.set(t.task.pid, t.task.comm);
     t.vm = vm;
@@ -240,9 +243,9 @@ export class Replay {
     return op;
   }
 
-  private lockWork(t: TaskState, i: number): VmState {
+  private lockWork(t: TaskState): VmState {
     const vm = this.ownVm(t);
-    for (const l of this.listeners) l.onMmuLockWork?.(vm.id, t.task, this.view.lineNo(i), this.view.tsNs(i));
+    for (const l of this.listeners) l.onMmuLockWork?.(vm.id, t.task);
     return vm;
   }
 
@@ -272,7 +275,7 @@ export class Replay {
     }
   }
 
-  private change(vm: VmState, op: Op | null, leaf: { asId: number; gfn: number; level: number; sptep: number }, kind: ChangeKind,
+  private change(vm: VmState, op: Op | null, leaf: SptePlace, kind: ChangeKind,
     oHi: number, oLo: number, nHi: number, nLo: number, i: number, evidence: Evidence): void {
     const line = this.view.lineNo(i);
     const ts = this.view.tsNs(i);
@@ -285,7 +288,7 @@ export class Replay {
 
   private spteRequested(t: TaskState, i: number): void {
     const v = this.view;
-    let vm = this.lockWork(t, i);
+    let vm = this.lockWork(t);
     const gfn = v.gfn(i);
     if (t.cowHva >= 0) {
       // hva_to_pfn broke copy-on-write for this fault: hva ↔ gfn (memslots.ts InferredMemslots)
@@ -303,7 +306,10 @@ export class Replay {
 
   private setSpte(t: TaskState, i: number): void {
     const v = this.view;
-    let vm = this.lockWork(t, i);
+    let vm = this.lockWork(t);
+    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before
+    // (tdp_mmu.c tdp_mmu_map_handle_target_level), and `at` is no shadow-page slot
+    if (vm.isTdp) return;
     const sptep = v.sptep(i);
     const page = Math.floor(sptep / PAGE);
     vm = this.notePage(vm, page);
@@ -354,11 +360,11 @@ export class Replay {
 
   private getPage(t: TaskState, i: number): void {
     const v = this.view;
-    const vm = this.lockWork(t, i);
+    const vm = this.lockWork(t);
     const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
     let sp = vm.shadowPages.get(key);
     if (!sp || v.created(i)) {
-      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: -1, zappedInUse: false };
+      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: -1 };
       vm.shadowPages.set(key, sp);
       if (v.created(i)) {
         t.newSp[sp.level] = sp;
@@ -369,34 +375,40 @@ export class Replay {
     }
   }
 
-  /** Without TGIDs, a task zapping a shadow page belongs to the VM that has the page. */
-  private vmHavingPage(key: string): VmState | null {
+  /**
+   * Without TGIDs, a task that changes a shadow page or SPTE someone else created (the VMM thread
+   * zapping for a notifier or a memslot change, the NX recovery thread) joins the one VM that has it.
+   */
+  private joinVmHaving(t: TaskState, has: (vm: VmState) => boolean): void {
+    if (t.vm || this.sawTgid) return;
     let found: VmState | null = null;
     for (const vm of this.vms.values()) {
-      if (!vm.shadowPages.has(key)) continue;
-      if (found) return null;
+      if (!has(vm)) continue;
+      if (found) return;
       found = vm;
     }
-    return found;
+    t.vm = found;
+    found?.tasks.set(t.task.pid, t.task.comm);
   }
 
   private prepareZap(t: TaskState, i: number): void {
     const v = this.view;
     const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
-    if (!t.vm && !this.sawTgid) {
-      t.vm = this.vmHavingPage(key);
-      t.vm?.tasks.set(t.task.pid, t.task.comm);
-    }
-    const vm = this.lockWork(t, i);
+    this.joinVmHaving(t, (vm) => vm.shadowPages.has(key));
+    const vm = this.lockWork(t);
     const sp = vm.shadowPages.get(key);
     const secondHalf = v.invalid(i);
     let op: Op;
     if (t.episode) {
       op = t.episode.op;
+    } else if (vm.isTdp && t.op?.kind === 'tdp-other') {
+      // a TDP walk removing a table traces the child page's prepare_zap inside the same walk
+      // (tdp_mmu.c handle_removed_pt)
+      op = t.op;
     } else {
       op = t.op?.kind === 'zap-pages' ? t.op : this.startOp(t, 'zap-pages', vm, i);
       if (op.tablesZapped === 0 && !secondHalf) {
-        for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-pages', t.task, op.line, op.ts, null, false);
+        for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-pages', t.task, op.line, op.ts, null);
       }
     }
     if (secondHalf) op.rootsFreed++;
@@ -408,13 +420,10 @@ export class Replay {
     if (sp && sp.page >= 0 && !secondHalf) {
       for (const leaf of vm.leavesInPage(sp.page)) this.zapLeaf(vm, leaf, op, 'inferred', v.lineNo(i), v.tsNs(i));
     }
-    const inUse = v.rootCount(i) > 0 && !secondHalf;
-    if (sp) {
-      if (inUse) sp.zappedInUse = true;
-      else {
-        vm.shadowPages.delete(key);
-        if (sp.page >= 0) vm.spOfPage.delete(sp.page);
-      }
+    // a root still referenced stays alive (invalid) until its second zap (§5.2)
+    if (sp && (v.rootCount(i) === 0 || secondHalf)) {
+      vm.shadowPages.delete(key);
+      if (sp.page >= 0) vm.spOfPage.delete(sp.page);
     }
     for (const l of this.listeners) {
       l.onShadowPageZapped?.({
@@ -439,7 +448,7 @@ export class Replay {
       for (const leaf of [...vm.leaves.values()]) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
     }
     t.episode = { gen, op };
-    for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-all-fast', t.task, op.line, op.ts, v.usedPages(i), false);
+    for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-all-fast', t.task, op.line, op.ts, v.usedPages(i));
   }
 
   private endEpisode(t: TaskState): void {
@@ -458,18 +467,18 @@ export class Replay {
 
   private tdpChanged(t: TaskState, i: number): void {
     const v = this.view;
-    const vm = this.lockWork(t, i);
-    vm.isTdp = true;
     const asId = v.asId(i);
     const level = v.level(i);
     const gfn = v.gfn(i);
+    const key = tdpKey(asId, gfn, level);
+    const vm = this.lockWork(t);
+    vm.isTdp = true;
     const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
     this.detectFlavour(level, oHi, oLo);
     this.detectFlavour(level, nHi, nLo);
     this.detectVersion(nHi, nLo);
     const kind = classifyChange(this.layout, level, oHi, oLo, nHi, nLo);
     const op = t.op ?? this.startOp(t, 'tdp-other', vm, i);
-    const key = tdpKey(asId, gfn, level);
     const line = v.lineNo(i), ts = v.tsNs(i);
     const oldLeaf = isPresent(this.layout, oHi, oLo) && isLeaf(level, oLo);
     const newLeaf = isPresent(this.layout, nHi, nLo) && isLeaf(level, nLo);
@@ -500,8 +509,9 @@ export class Replay {
         if (t.note) t.note.young++;
       }
     }
+    const had = vm.leaves.get(key);
     if (newLeaf) vm.setLeaf(key, asId, gfn, level, -1, nHi, nLo);
-    else vm.leaves.get(key) && vm.removeLeaf(vm.leaves.get(key)!);
+    else if (had) vm.removeLeaf(had);
     this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
     if (newLeaf && (kind === 'install' || kind === 'collapse' || kind === 'pfn-change' || kind === 'upgrade' || kind === 'downgrade' || kind === 'write-protect')) {
       this.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
@@ -563,7 +573,7 @@ export class Replay {
         note.young++;
         if (kind === 'age') {
           // kvm_age_rmap clears Accessed; the CPU may set it again without an event
-          const lo = leaf.lo & ~(this.layout.ept ? 0x100 : 0x20);
+          const lo = clearAccessed(this.layout, leaf.lo);
           this.change(vm, op, leaf, 'accessed-clear', leaf.hi, leaf.lo, leaf.hi, lo, i, 'inferred');
           leaf.lo = lo;
           leaf.accessedKnown = false;

@@ -61,6 +61,11 @@ export function isAccessed(l: SpteLayout, lo: number): boolean {
   return (lo & (l.ept ? 0x100 : 0x20)) !== 0;
 }
 
+/** The value with Accessed cleared (what kvm_age_rmap / clear_young leave behind). */
+export function clearAccessed(l: SpteLayout, lo: number): number {
+  return (lo & ~(l.ept ? 0x100 : 0x20)) >>> 0;
+}
+
 /** Dirty: bit 6 (x86 PTE) or bit 9 (EPT). */
 export function isDirty(l: SpteLayout, lo: number): boolean {
   return (lo & (l.ept ? 0x200 : 0x40)) !== 0;
@@ -114,15 +119,21 @@ export function classifyChange(
   if (!nLeaf) return 'split';
   if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return 'pfn-change';
   if (oHi === nHi && oLo === nLo) return 'same';
-  const oPerm = permsOf(l, oHi, oLo);
-  const nPerm = permsOf(l, nHi, nLo);
-  const lost = oPerm & ~nPerm;
-  if ((lost & PERM_W) !== 0 || (isMmuWritable(l, oHi, oLo) && !isMmuWritable(l, nHi, nLo))) return 'write-protect';
-  if (lost !== 0) return 'downgrade';
-  if ((nPerm & ~oPerm) !== 0) return 'upgrade';
+  const perm = permChange(l, oHi, oLo, nHi, nLo);
+  if (perm === 'downgrade' && (permsOf(l, oHi, oLo) & ~permsOf(l, nHi, nLo) & PERM_W) !== 0) return 'write-protect';
+  if (isMmuWritable(l, oHi, oLo) && !isMmuWritable(l, nHi, nLo)) return 'write-protect';
+  if (perm !== 'same') return perm;
   if (isDirty(l, oLo) && !isDirty(l, nLo)) return 'dirty-clear';
   if (isAccessed(l, oLo) && !isAccessed(l, nLo)) return 'accessed-clear';
   return 'ad-set';
+}
+
+/** Permissions of two present values of one mapping: any lost makes it a downgrade. */
+export function permChange(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): 'same' | 'upgrade' | 'downgrade' {
+  const o = permsOf(l, oHi, oLo);
+  const n = permsOf(l, nHi, nLo);
+  if (o === n) return 'same';
+  return (o & ~n) !== 0 ? 'downgrade' : 'upgrade';
 }
 
 /**

@@ -1,13 +1,10 @@
 // Live MMU state of one VM: present leaf SPTEs (by SPTE address on the shadow MMU, by
 // (as_id, gfn, level) on the TDP MMU), an index by gfn for notifier ranges, shadow pages, memslots.
+import type { SptePlace } from './facts.js';
 import { InferredMemslots, type Memslot } from './memslots.js';
 
-export interface Leaf {
+export interface Leaf extends SptePlace {
   key: number;
-  asId: number;
-  gfn: number;
-  level: number;
-  sptep: number;
   hi: number;
   lo: number;
   /** False once KVM cleared Accessed: the CPU may have set it again without a trace event. */
@@ -23,8 +20,6 @@ export interface ShadowPage {
   level: number;
   /** Physical page of its SPTEs (sptep >> 12), learned from the first SPTE set in it, else -1. */
   page: number;
-  /** Zapped while still a root in use (root_count > 0): waits for its second zap. */
-  zappedInUse: boolean;
 }
 
 /** TDP leaves are keyed by (as_id, level, gfn) in a space disjoint from SPTE addresses. */
