@@ -1,5 +1,7 @@
 // npm run bench: analyze throughput and peak memory on the big real trace, against a one-line awk
-// count over the same file (the issue's yardstick: ratio <= 2.0). Not a test: numbers depend on the machine.
+// count over the same file (yardstick: ratio <= 2.0), and the cost of the MMU replay against ingest
+// alone (yardstick: <= 1.5x). Memory: the replay keeps live MMU state only, so its peak RSS over the
+// first half of the trace and over all of it should stay close. Not a test: numbers depend on the machine.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -32,17 +34,27 @@ function timeAwk(file: string): { seconds: number } {
 
 interface AnalyzeRun { seconds: number; events: number; bytes: number; skipped: number; maxRssKiB: number }
 
-function timeAnalyze(file: string): AnalyzeRun {
-  const r = spawnSync(process.execPath, [join(here, 'run-analyze.js'), file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function timeAnalyze(file: string, ingestOnly = false): AnalyzeRun {
+  const args = [join(here, 'run-analyze.js'), file, ...(ingestOnly ? ['--ingest-only'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`analyze failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as AnalyzeRun;
+}
+
+/** The first half of the trace's lines (header included), for the memory comparison. */
+function firstHalf(file: string): string {
+  const out = file.replace(/\.txt$/, '') + '.half.txt';
+  if (!existsSync(out)) execFileSync('sh', ['-c', `n=$(wc -l < '${file}'); head -n $((n / 2)) '${file}' > '${out}'`]);
+  return out;
 }
 
 const file = decompressed();
 const mb = statSync(file).size / 1e6;
 console.log(`input: ${file} (${mb.toFixed(1)} MB), best of ${runs} runs each`);
 const awk = best(Array.from({ length: runs }, () => timeAwk(file)));
+const ingest = best(Array.from({ length: runs }, () => timeAnalyze(file, true)));
 const analyze = best(Array.from({ length: runs }, () => timeAnalyze(file)));
+const half = timeAnalyze(firstHalf(file));
 const row = (k: string, v: string): void => console.log(`  ${k.padEnd(22)} ${v}`);
 row('analyze', `${analyze.seconds.toFixed(2)} s`);
 row('  events', `${analyze.events} (${(analyze.events / analyze.seconds / 1e6).toFixed(2)} M events/s)`);
@@ -51,3 +63,6 @@ row('  peak RSS', `${(analyze.maxRssKiB / 1024).toFixed(0)} MiB`);
 row('  skipped lines', String(analyze.skipped));
 row("mawk '{n[$5]++}'", `${awk.seconds.toFixed(2)} s (${(mb / awk.seconds).toFixed(1)} MB/s)`);
 row('ratio analyze/mawk', `${(analyze.seconds / awk.seconds).toFixed(2)} (target <= 2.0)`);
+row('ingest only (no model)', `${ingest.seconds.toFixed(2)} s, peak RSS ${(ingest.maxRssKiB / 1024).toFixed(0)} MiB`);
+row('ratio analyze/ingest', `${(analyze.seconds / ingest.seconds).toFixed(2)} (target <= 1.5: cost of the MMU replay)`);
+row('first half: analyze', `${half.events} events, peak RSS ${(half.maxRssKiB / 1024).toFixed(0)} MiB (all: ${(analyze.maxRssKiB / 1024).toFixed(0)} MiB)`);

@@ -1,5 +1,5 @@
 // A findings table built row by row (rows may be updated later, e.g. when a zap's refault shows
-// up) in growable typed columns; src/store/findings.ts registers it in DuckDB for SQL.
+// up) in typed columns grown chunk by chunk; src/store/findings.ts registers it in DuckDB for SQL.
 
 export type FindingColumnKind = 'int' | 'u64' | 'float' | 'str' | 'bool';
 
@@ -14,20 +14,15 @@ export function columnIndex<T extends readonly FindingColumn[]>(cols: T): Record
   return Object.fromEntries(cols.map((c, i) => [c.name, i])) as Record<T[number]['name'], number>;
 }
 
-class Growable<T extends Float64Array | Uint32Array | Int32Array | Uint8Array> {
-  constructor(public a: T, private readonly make: (n: number) => T) {}
-  ensure(n: number): void {
-    if (n <= this.a.length) return;
-    const b = this.make(Math.max(n, this.a.length * 2));
-    b.set(this.a as never);
-    this.a = b;
-  }
-}
+/** Rows per column chunk: columns grow by whole chunks, never copied. */
+const CHUNK_BITS = 14;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
 
 type Store =
-  | { kind: 'int' | 'float' | 'bool'; v: Growable<Float64Array> }
-  | { kind: 'u64'; v: Growable<Uint32Array> }
-  | { kind: 'str'; v: Growable<Int32Array>; dict: Map<string, number>; values: string[] };
+  | { kind: 'int' | 'float' | 'bool'; chunks: Float64Array[] }
+  | { kind: 'u64'; chunks: Uint32Array[] }
+  | { kind: 'str'; chunks: Int32Array[]; dict: Map<string, number>; values: string[]; last: string | null; lastId: number };
 
 export class FindingsTable {
   length = 0;
@@ -37,11 +32,10 @@ export class FindingsTable {
   constructor(readonly name: string, readonly columns: readonly FindingColumn[]) {
     this.stores = columns.map((c, i) => {
       this.index.set(c.name, i);
-      const f64 = (): Growable<Float64Array> => new Growable(new Float64Array(1024).fill(NaN), (n) => new Float64Array(n).fill(NaN));
       switch (c.kind) {
-        case 'u64': return { kind: 'u64', v: new Growable(new Uint32Array(2048), (n) => new Uint32Array(n)) };
-        case 'str': return { kind: 'str', v: new Growable(new Int32Array(1024).fill(-1), (n) => new Int32Array(n).fill(-1)), dict: new Map(), values: [] };
-        default: return { kind: c.kind, v: f64() };
+        case 'u64': return { kind: 'u64', chunks: [] };
+        case 'str': return { kind: 'str', chunks: [], dict: new Map(), values: [], last: null, lastId: -1 };
+        default: return { kind: c.kind, chunks: [] };
       }
     });
   }
@@ -55,24 +49,37 @@ export class FindingsTable {
   /** A new row with every value null; returns its index. */
   add(): number {
     const r = this.length++;
-    for (const s of this.stores) s.v.ensure(s.kind === 'u64' ? 2 * this.length : this.length);
+    if ((r & IN_CHUNK) === 0) {
+      for (const s of this.stores) {
+        if (s.kind === 'u64') s.chunks.push(new Uint32Array(2 * CHUNK));
+        else if (s.kind === 'str') s.chunks.push(new Int32Array(CHUNK).fill(-1));
+        else s.chunks.push(new Float64Array(CHUNK).fill(NaN));
+      }
+    }
     return r;
   }
 
   num(c: number, r: number, v: number | boolean | null): void {
-    (this.stores[c]!.v.a as Float64Array)[r] = v === null ? NaN : Number(v);
+    (this.stores[c]!.chunks[r >> CHUNK_BITS] as Float64Array)[r & IN_CHUNK] = v === null ? NaN : Number(v);
   }
 
   u64(c: number, r: number, hi: number, lo: number): void {
-    const a = this.stores[c]!.v.a as Uint32Array;
-    a[2 * r] = lo;
-    a[2 * r + 1] = hi;
+    const a = this.stores[c]!.chunks[r >> CHUNK_BITS] as Uint32Array;
+    const k = 2 * (r & IN_CHUNK);
+    a[k] = lo;
+    a[k + 1] = hi;
   }
 
   str(c: number, r: number, v: string | null): void {
     const s = this.stores[c]! as Extract<Store, { kind: 'str' }>;
+    const a = s.chunks[r >> CHUNK_BITS]!;
     if (v === null) {
-      s.v.a[r] = -1;
+      a[r & IN_CHUNK] = -1;
+      return;
+    }
+    // rows come in runs of the same value (one op's zaps): skip the dictionary lookup then
+    if (v === s.last) {
+      a[r & IN_CHUNK] = s.lastId;
       return;
     }
     let id = s.dict.get(v);
@@ -81,23 +88,31 @@ export class FindingsTable {
       s.values.push(v);
       s.dict.set(v, id);
     }
-    s.v.a[r] = id;
+    s.last = v;
+    s.lastId = id;
+    a[r & IN_CHUNK] = id;
   }
 
   getNum(c: number, r: number): number {
-    return (this.stores[c]!.v.a as Float64Array)[r]!;
+    return (this.stores[c]!.chunks[r >> CHUNK_BITS] as Float64Array)[r & IN_CHUNK]!;
   }
 
   getStr(c: number, r: number): string | null {
     const s = this.stores[c]! as Extract<Store, { kind: 'str' }>;
-    const id = s.v.a[r]!;
+    const id = s.chunks[r >> CHUNK_BITS]![r & IN_CHUNK]!;
     return id < 0 ? null : s.values[id]!;
   }
 
-  getU64(c: number, r: number): bigint {
-    const a = this.stores[c]!.v.a as Uint32Array;
-    return (BigInt(a[2 * r + 1]!) << 32n) | BigInt(a[2 * r]!);
+  /** The high / low 32 bits of a u64 cell. */
+  getHi(c: number, r: number): number {
+    return (this.stores[c]!.chunks[r >> CHUNK_BITS] as Uint32Array)[2 * (r & IN_CHUNK) + 1]!;
   }
 
+  getLo(c: number, r: number): number {
+    return (this.stores[c]!.chunks[r >> CHUNK_BITS] as Uint32Array)[2 * (r & IN_CHUNK)]!;
+  }
 
+  getU64(c: number, r: number): bigint {
+    return (BigInt(this.getHi(c, r)) << 32n) | BigInt(this.getLo(c, r));
+  }
 }

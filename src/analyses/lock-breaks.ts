@@ -1,14 +1,17 @@
 // Lock breaks (finding 3): per long zap episode, where the zapper must have dropped mmu_lock.
-// The kernel emits no event for it (mmu.c kvm_zap_obsolete_pages → cond_resched_rwlock_write), so
+// The kernel emits no event for it (mmu.c kvm_zap_obsolete_pages → cond_resched_rwlock_write;
+// tdp_mmu.c tdp_mmu_iter_cond_resched), so
 // a break is observed when, between two of the zapper's zaps, another task of the same VM did
 // mmu_lock work or the zapper was switched out (a task holding a rwlock cannot be preempted).
-import type { FactListener, Task, ZapEpisodeZap } from '../model/facts.js';
+import type { FactListener, Op, Task, ZapEpisodeZap } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
 /** A gap this long between two zaps without other evidence is a suspected break. */
 export const SUSPECT_GAP_NS = 1_000_000;
 /** mmu.c BATCH_ZAP_PAGES: kvm_zap_obsolete_pages may yield only after this many zaps. */
 export const BATCH_ZAP_PAGES = 10;
+/** Other zaps (shadow pages freed at once, TDP zap walks) shorter than this are not long episodes. */
+export const LONG_EPISODE_ZAPS = 10;
 
 export const LOCK_BREAK_COLUMNS = [
   { name: 'episode', kind: 'int', doc: 'episode number (lockBreaks.list in the JSON report)' },
@@ -22,9 +25,14 @@ export const LOCK_BREAK_COLUMNS = [
   { name: 'contenders', kind: 'str', doc: 'tasks that did mmu_lock work in the gap' },
 ] as const;
 
+/** Long zaps whose mmu_lock breaks are tracked: zap_all_fast, shadow page zaps, TDP zap walks. */
+export type EpisodeKind = 'zap-all-fast' | 'zap-pages' | 'tdp-zap';
+
+const episodeKind = (op: Op): EpisodeKind => (op.kind === 'zap-all-fast' || op.kind === 'zap-pages' ? op.kind : 'tdp-zap');
+
 export interface EpisodeSummary {
   id: number;
-  kind: 'zap-all-fast' | 'zap-pages';
+  kind: EpisodeKind;
   vm: string;
   zapper: string;
   line: number;
@@ -36,8 +44,8 @@ export interface EpisodeSummary {
   breaksSuspected: number;
   /** kvm_zap_obsolete_pages restarts its walk after every real lock break (inferred). */
   restarts: number;
-  /** Kernel invariant for zap-all-fast: breaks ≤ ⌊zapped / BATCH_ZAP_PAGES⌋. */
-  maxBreaks: number;
+  /** Kernel invariant for zap-all-fast: breaks ≤ ⌊zapped / BATCH_ZAP_PAGES⌋; null for other episodes. */
+  maxBreaks: number | null;
   contenders: string[];
 }
 
@@ -59,6 +67,7 @@ interface Break {
 
 interface Live {
   s: EpisodeSummary;
+  op: Op;
   pid: number;
   lastZapTs: number;
   /** Tasks that did mmu_lock work since the zapper's last zap. */
@@ -77,13 +86,14 @@ export class LockBreaksHandler implements FactListener {
   private suspected = 0;
   private nextId = 1;
 
-  onEpisodeStart(vm: string, kind: EpisodeSummary['kind'], task: Task, line: number, ts: number, usedPages: number | null): void {
+  onEpisodeStart(op: Op, usedPages: number | null): void {
+    const task = op.task;
     this.live.set(task.pid, {
       s: {
-        id: this.nextId++, kind, vm, zapper: `${task.comm}-${task.pid}`, line, startNs: ts, durationMs: 0, usedPages,
-        zapped: 0, breaksObserved: 0, breaksSuspected: 0, restarts: 0, maxBreaks: 0, contenders: [],
+        id: this.nextId++, kind: episodeKind(op), vm: op.vm, zapper: `${task.comm}-${task.pid}`, line: op.line, startNs: op.ts,
+        durationMs: 0, usedPages, zapped: 0, breaksObserved: 0, breaksSuspected: 0, restarts: 0, maxBreaks: 0, contenders: [],
       },
-      pid: task.pid, lastZapTs: -1, other: new Set(), switched: false, contenders: new Set(), breaks: [],
+      op, pid: task.pid, lastZapTs: -1, other: new Set(), switched: false, contenders: new Set(), breaks: [],
     });
   }
 
@@ -118,12 +128,13 @@ export class LockBreaksHandler implements FactListener {
     if (e && e.s.zapped > 0) e.switched = true;
   }
 
-  onEpisodeEnd(_vm: string, pid: number): void {
-    const e = this.live.get(pid);
-    if (!e) return;
-    this.live.delete(pid);
-    // short zap-pages ops (a few pages freed at once) are not long zap episodes
-    if (e.s.kind !== 'zap-all-fast' && e.s.zapped < BATCH_ZAP_PAGES) return;
+  onEpisodeEnd(op: Op): void {
+    const e = this.live.get(op.task.pid);
+    if (e?.op !== op) return;
+    this.live.delete(op.task.pid);
+    // a TDP walk may be recognised only after it started (its VM's first TDP change)
+    e.s.kind = episodeKind(op);
+    if (e.s.kind !== 'zap-all-fast' && e.s.zapped < LONG_EPISODE_ZAPS) return;
     const t = this.table;
     const c = this.c;
     for (const b of e.breaks) {
@@ -141,7 +152,7 @@ export class LockBreaksHandler implements FactListener {
     e.s.breaksSuspected = e.breaks.filter((b) => b.reason === 'gap').length;
     e.s.breaksObserved = e.breaks.length - e.s.breaksSuspected;
     e.s.restarts = e.s.breaksObserved;
-    e.s.maxBreaks = Math.floor(e.s.zapped / BATCH_ZAP_PAGES);
+    e.s.maxBreaks = e.s.kind === 'zap-all-fast' ? Math.floor(e.s.zapped / BATCH_ZAP_PAGES) : null;
     e.s.contenders = [...e.contenders].sort();
     this.observed += e.s.breaksObserved;
     this.suspected += e.s.breaksSuspected;
@@ -149,7 +160,7 @@ export class LockBreaksHandler implements FactListener {
   }
 
   data(): LockBreaksData {
-    for (const pid of [...this.live.keys()]) this.onEpisodeEnd('', pid);
+    for (const e of [...this.live.values()]) this.onEpisodeEnd(e.op);
     return {
       table: this.table, episodes: [...this.done].sort((a, b) => a.id - b.id), breaks: this.observed,
       byEvidence: { observed: this.observed, suspected: this.suspected }, suspectGapNs: SUSPECT_GAP_NS,

@@ -1,5 +1,6 @@
-// Every SPTE change the model derived, classified once (model/spte.ts classifyChange), and every
-// shadow page's life: created, zapped (and the second zap of an in-use root).
+// Every SPTE change the model derived, classified once (model/spte.ts classifyChange) and counted by
+// kind; a row for each change other than an install (the trace's own event) or a leaf zap (`zaps`).
+// And every shadow page's life: created, zapped (and the second zap of an in-use root).
 import type { FactListener, ShadowPageEvent, SpteChange } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
@@ -50,6 +51,9 @@ export class SpteChangesHandler implements FactListener {
   private readonly counts = { created: 0, zapped: 0, zappedInUse: 0, freedRoots: 0 };
 
   onSpteChange(ch: SpteChange): void {
+    this.byKind.set(ch.kind, (this.byKind.get(ch.kind) ?? 0) + 1);
+    // installs are the trace's own set_spte / spte_changed rows, leaf zaps the `zaps` table's
+    if (ch.kind === 'install' || ch.kind === 'zap') return;
     const t = this.changes;
     const c = this.cc;
     const r = t.add();
@@ -66,7 +70,6 @@ export class SpteChangesHandler implements FactListener {
     t.str(c.op, r, ch.op?.kind ?? null);
     t.num(c.op_id, r, ch.op?.id ?? null);
     t.str(c.evidence, r, ch.evidence);
-    this.byKind.set(ch.kind, (this.byKind.get(ch.kind) ?? 0) + 1);
   }
 
   private page(p: ShadowPageEvent, action: string): void {

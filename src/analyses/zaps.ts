@@ -1,5 +1,6 @@
-// Zaps and refaults (finding 1): every leaf zap classified by what the guest mapping at the same
-// place — (VM, address space, gfn, level) — looked like when it came back.
+// Zaps and refaults (finding 1): every leaf zap classified by what the guest mapping of the same
+// guest frame — (VM, address space, the zapped leaf's gfn) — looked like when it came back, at
+// any level: 4K leaves zapped for a THP collapse come back inside one 2M leaf.
 import type { Evidence, FactListener, LeafInstall, LeafZap, OpKind } from '../model/facts.js';
 import { pfnOf, permChange, permsOf, permString, type SpteLayout } from '../model/spte.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
@@ -39,7 +40,7 @@ export interface ZapsData {
   redundant: number;
   redundantByEvidence: Record<Evidence, number>;
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
-  perOp: Map<number, { zaps: number; redundant: number; unresolved: number }>;
+  perOp: Map<number, OpZaps>;
   refaultNs: { median: number | null; p90: number | null };
 }
 
@@ -47,19 +48,33 @@ function emptyOutcomes(): Record<ZapOutcome, number> {
   return { identical: 0, upgrade: 0, downgrade: 0, needed: 0, unresolved: 0 };
 }
 
-/** Same pfn: compare permissions; a lost one makes it a downgrade (a write-protect would have done). */
-export function refaultOutcome(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): ZapOutcome {
-  if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return 'needed';
+/** Frames per leaf of a level: 1, 512, 512² (KVM_PAGES_PER_HPAGE). */
+const framesAt = (level: number): number => 2 ** (9 * (level - 1));
+/** (as_id, gfn) as one number. */
+const placeKey = (asId: number, gfn: number): number => gfn * 2 + asId;
+
+interface OpZaps {
+  zaps: number;
+  redundant: number;
+  unresolved: number;
+}
+
+/**
+ * Same pfn: compare permissions; a lost one makes it a downgrade (a write-protect would have done).
+ * `offset` is the zapped gfn's distance from the new leaf's base gfn (a huge leaf maps pfn + offset).
+ */
+export function refaultOutcome(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number, offset = 0): ZapOutcome {
+  if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo) + offset) return 'needed';
   const p = permChange(l, oHi, oLo, nHi, nLo);
   return p === 'same' ? 'identical' : p;
 }
 
 export class ZapsHandler implements FactListener {
   readonly table = new FindingsTable('zaps', ZAP_COLUMNS);
-  private readonly pending = new Map<string, number[]>();
-  private readonly zapLo: number[] = [];
-  private readonly zapHi: number[] = [];
-  private readonly perOp = new Map<number, { zaps: number; redundant: number; unresolved: number }>();
+  /** Unresolved zap rows by VM, then by (as_id, zapped gfn): one row, or several. */
+  private readonly pending = new Map<string, Map<number, number | number[]>>();
+  private readonly perOp = new Map<number, OpZaps>();
+  private lastOp: { id: number; zaps: OpZaps } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0 } };
   private readonly c = columnIndex(ZAP_COLUMNS);
 
   constructor(private readonly layout: () => SpteLayout) {}
@@ -83,33 +98,52 @@ export class ZapsHandler implements FactListener {
     t.str(c.cause_task, r, `${z.op.task.comm}-${z.op.task.pid}`);
     t.str(c.evidence, r, z.evidence);
     t.str(c.outcome, r, 'unresolved');
-    this.zapHi[r] = z.oldHi;
-    this.zapLo[r] = z.oldLo;
-    const key = `${z.vm}|${z.asId}|${z.gfn}|${z.level}`;
-    const list = this.pending.get(key);
-    if (list) list.push(r);
-    else this.pending.set(key, [r]);
-    const po = this.perOp.get(z.op.id) ?? { zaps: 0, redundant: 0, unresolved: 0 };
-    po.zaps++;
-    this.perOp.set(z.op.id, po);
+    let vm = this.pending.get(z.vm);
+    if (!vm) this.pending.set(z.vm, (vm = new Map()));
+    const key = placeKey(z.asId, z.gfn);
+    const prev = vm.get(key);
+    vm.set(key, prev === undefined ? r : typeof prev === 'number' ? [prev, r] : (prev.push(r), prev));
+    if (this.lastOp.id !== z.op.id) {
+      let zaps = this.perOp.get(z.op.id);
+      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0 }));
+      this.lastOp = { id: z.op.id, zaps };
+    }
+    this.lastOp.zaps.zaps++;
   }
 
   onLeafInstall(s: LeafInstall): void {
-    const key = `${s.vm}|${s.asId}|${s.gfn}|${s.level}`;
-    const list = this.pending.get(key);
-    if (!list) return;
-    this.pending.delete(key);
+    const vm = this.pending.get(s.vm);
+    if (!vm) return;
+    const frames = framesAt(s.level);
+    if (frames === 1) {
+      this.resolveAt(vm, placeKey(s.asId, s.gfn), s);
+      return;
+    }
+    // a huge leaf resolves the pending zaps of every frame it maps
+    const first = placeKey(s.asId, s.gfn), end = placeKey(s.asId, s.gfn + frames);
+    if (frames <= vm.size) for (let k = first; k < end; k += 2) this.resolveAt(vm, k, s);
+    else for (const k of [...vm.keys()]) if (k % 2 === s.asId && k >= first && k < end) this.resolveAt(vm, k, s);
+  }
+
+  private resolveAt(vm: Map<number, number | number[]>, key: number, s: LeafInstall): void {
+    const rows = vm.get(key);
+    if (rows === undefined) return;
+    vm.delete(key);
+    const gfn = (key - s.asId) / 2;
+    if (typeof rows === 'number') this.resolve(rows, s, gfn);
+    else for (const r of rows) this.resolve(r, s, gfn);
+  }
+
+  private resolve(r: number, s: LeafInstall, gfn: number): void {
     const t = this.table;
     const c = this.c;
     const l = this.layout();
-    for (const r of list) {
-      t.str(c.outcome, r, refaultOutcome(l, this.zapHi[r]!, this.zapLo[r]!, s.hi, s.lo));
-      t.num(c.refault_line, r, s.line);
-      t.num(c.refault_ns, r, s.ts - t.getNum(c.ts_ns, r));
-      t.u64(c.new_spte, r, s.hi, s.lo);
-      t.str(c.new_perm, r, permString(permsOf(l, s.hi, s.lo)));
-      t.num(c.refault_prefetch, r, s.prefetch);
-    }
+    t.str(c.outcome, r, refaultOutcome(l, t.getHi(c.old_spte, r), t.getLo(c.old_spte, r), s.hi, s.lo, gfn - s.gfn));
+    t.num(c.refault_line, r, s.line);
+    t.num(c.refault_ns, r, s.ts - t.getNum(c.ts_ns, r));
+    t.u64(c.new_spte, r, s.hi, s.lo);
+    t.str(c.new_perm, r, permString(permsOf(l, s.hi, s.lo)));
+    t.num(c.refault_prefetch, r, s.prefetch);
   }
 
   data(): ZapsData {

@@ -75,8 +75,8 @@ export interface IngestResult {
 
 /** Thrown for input that cannot be read as a trace at all (exit code 3). */
 export class InputError extends Error {
-  constructor(readonly path: string, message: string, readonly line?: number, readonly column?: number) {
-    super(`${path}${line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : ''}: ${message}`);
+  constructor(readonly path: string, readonly detail: string, readonly line?: number, readonly column?: number) {
+    super(`${path}${line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : ''}: ${detail}`);
   }
 }
 

@@ -13,7 +13,8 @@ export interface Task {
 /** What made the kernel change SPTEs: one mmu_lock hold / one flush decision (design.md §4). */
 export type OpKind =
   | 'notifier-unmap' | 'notifier-age' | 'notifier-test-age' | 'notifier-change-pte'
-  | 'zap-all-fast' | 'zap-pages' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync';
+  | 'zap-all-fast' | 'zap-pages' | 'zap-root' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync';
+
 
 export interface Op {
   id: number;
@@ -38,6 +39,8 @@ export interface Op {
   /** Whether the kernel issues a flush for this op (inferred from its rule), and the rule. */
   flushIssued: boolean;
   flushRule: string;
+  /** The op is a zap episode whose lock breaks are tracked (it ends when the op closes). */
+  episode: boolean;
 }
 
 /** Where an SPTE lives: (as_id, gfn, level), and its address when known (shadow MMU `at`), else -1. */
@@ -140,10 +143,10 @@ export interface FactListener {
   onShadowPageCreated?(p: ShadowPageEvent): void;
   onShadowPageZapped?(p: ShadowPageEvent): void;
   onNotification?(n: Notification): void;
-  /** A zap_all_fast (or other long shadow-page zap) episode starts / zaps one page / ends. */
-  onEpisodeStart?(vm: string, kind: 'zap-all-fast' | 'zap-pages', task: Task, line: number, ts: number, usedPages: number | null): void;
+  /** A zap episode (an op that may drop mmu_lock while zapping) starts / zaps a page or leaf / ends. */
+  onEpisodeStart?(op: Op, usedPages: number | null): void;
   onEpisodeZap?(z: ZapEpisodeZap): void;
-  onEpisodeEnd?(vm: string, pid: number): void;
+  onEpisodeEnd?(op: Op): void;
   /** Work that holds the VM's mmu_lock (set_spte, get_page, spte_requested, zaps, sync). */
   onMmuLockWork?(vm: string, task: Task): void;
   /** The task `prevPid` was switched out. */

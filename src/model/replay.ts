@@ -10,7 +10,7 @@ import {
   classifyChange, isAccessed, isDirty, isFrozen, isLeaf, isMmuWritable, isPresent, isWritable, leafUpdateNeedsFlush,
   staleEntryHarmful, clearAccessed, type ChangeKind, type SpteLayout,
 } from './spte.js';
-import { VmState, tdpKey, type Leaf, type ShadowPage } from './vm-state.js';
+import { VmState, shadowGroup, shadowSlot, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
 
 export interface ReplayOptions {
   memslots?: Memslot[] | null;
@@ -49,6 +49,10 @@ export interface ReplayData {
 }
 
 const PAGE = 4096;
+/** Entries of a root page table (4- or 5-level paging): only root teardown removes them. */
+const ROOT_ENTRY_LEVEL = 4;
+/** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
+const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root']);
 
 export class Replay {
   private readonly view = new EventView();
@@ -213,7 +217,7 @@ export class Replay {
   private newOp(kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
     return {
       id: this.nextOp++, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
-      adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '',
+      adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false,
     };
   }
 
@@ -230,6 +234,19 @@ export class Replay {
       for (const l of this.listeners) l.onNotification?.(note);
     }
     for (const l of this.listeners) l.onOpEnd?.(op);
+    if (op.episode) for (const l of this.listeners) l.onEpisodeEnd?.(op);
+  }
+
+  private startEpisode(op: Op, usedPages: number | null): void {
+    op.episode = true;
+    for (const l of this.listeners) l.onEpisodeStart?.(op, usedPages);
+  }
+
+  /** One page or leaf zapped by a zap op (not a fault, which never drops mmu_lock mid-way). */
+  private episodeZap(op: Op, i: number): void {
+    if (op.kind === 'fault') return;
+    if (!op.episode) this.startEpisode(op, null);
+    for (const l of this.listeners) l.onEpisodeZap?.({ vm: op.vm, pid: op.task.pid, line: this.view.lineNo(i), ts: this.view.tsNs(i) });
   }
 
   /** An op for SPTE changes the trace cannot show the cause of (sync_page, lost events, ...). */
@@ -307,11 +324,14 @@ export class Replay {
   private setSpte(t: TaskState, i: number): void {
     const v = this.view;
     let vm = this.lockWork(t);
-    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before
-    // (tdp_mmu.c tdp_mmu_map_handle_target_level), and `at` is no shadow-page slot
-    if (vm.isTdp) return;
+    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before and
+    // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level)
+    if (vm.isTdp) {
+      if (t.op?.kind === 'fault') this.closeOp(t);
+      return;
+    }
     const sptep = v.sptep(i);
-    const page = Math.floor(sptep / PAGE);
+    const page = shadowGroup(sptep);
     vm = this.notePage(vm, page);
     t.vm = vm;
     const level = v.level(i);
@@ -328,7 +348,8 @@ export class Replay {
     const op = t.op?.kind === 'fault' ? t.op : this.startOp(t, 'fault', vm, i);
     this.detectFlavour(level, hi, lo);
     if (!isPresent(this.layout, hi, lo)) return;
-    const old = vm.leaves.get(sptep);
+    const slot = shadowSlot(sptep);
+    const old = vm.getLeaf(page, slot);
     if (old && old.gfn === gfn) {
       const kind = classifyChange(this.layout, level, old.hi, old.lo, hi, lo);
       if (kind === 'same') {
@@ -353,7 +374,7 @@ export class Replay {
       // a different gfn in the same slot: the guest PTE changed and the SPTE was dropped untraced
       this.zapLeaf(vm, old, this.untracedOp(vm, t, i), 'inferred', v.lineNo(i), v.tsNs(i));
     }
-    vm.setLeaf(sptep, 0, gfn, level, sptep, hi, lo);
+    vm.setLeaf(page, slot, 0, gfn, level, sptep, hi, lo);
     this.change(vm, op, { asId: 0, gfn, level, sptep }, 'install', 0, 0, hi, lo, i, 'observed');
     this.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
   }
@@ -401,20 +422,17 @@ export class Replay {
     let op: Op;
     if (t.episode) {
       op = t.episode.op;
-    } else if (vm.isTdp && t.op?.kind === 'tdp-other') {
-      // a TDP walk removing a table traces the child page's prepare_zap inside the same walk
-      // (tdp_mmu.c handle_removed_pt)
-      op = t.op;
+    } else if (vm.isTdp) {
+      // the walk that unlinks a TDP table traces its prepare_zap (tdp_mmu.c handle_removed_pt), before
+      // or after the unlink by kernel version; the unlink is what counts (tdpChanged)
+      op = t.op && TDP_WALK.has(t.op.kind) ? t.op : this.startOp(t, 'tdp-other', vm, i);
     } else {
       op = t.op?.kind === 'zap-pages' ? t.op : this.startOp(t, 'zap-pages', vm, i);
-      if (op.tablesZapped === 0 && !secondHalf) {
-        for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-pages', t.task, op.line, op.ts, null);
-      }
     }
     if (secondHalf) op.rootsFreed++;
     else {
-      op.tablesZapped++;
-      for (const l of this.listeners) l.onEpisodeZap?.({ vm: vm.id, pid: t.task.pid, line: v.lineNo(i), ts: v.tsNs(i) });
+      if (!vm.isTdp) op.tablesZapped++;
+      this.episodeZap(op, i);
     }
     // mmu.c __kvm_mmu_prepare_zap_page → kvm_mmu_page_unlink_children: the page's leaves are dropped
     if (sp && sp.page >= 0 && !secondHalf) {
@@ -445,16 +463,16 @@ export class Replay {
     if (!vm.isTdp) {
       // every shadow page of the old generation is obsolete: vCPUs reload roots and
       // kvm_zap_obsolete_pages drops them all, their leaves with them (inferred: untraced)
-      for (const leaf of [...vm.leaves.values()]) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
+      for (const leaf of vm.allLeaves()) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
     }
     t.episode = { gen, op };
-    for (const l of this.listeners) l.onEpisodeStart?.(vm.id, 'zap-all-fast', t.task, op.line, op.ts, v.usedPages(i));
+    this.startEpisode(op, v.usedPages(i));
   }
 
+  /** The zapper did something other than zapping obsolete pages: its zap_all_fast is over. */
   private endEpisode(t: TaskState): void {
     const e = t.episode!;
     t.episode = null;
-    for (const l of this.listeners) l.onEpisodeEnd?.(e.op.vm, t.task.pid);
     if (t.op === e.op) this.closeOp(t);
   }
 
@@ -470,8 +488,13 @@ export class Replay {
     const asId = v.asId(i);
     const level = v.level(i);
     const gfn = v.gfn(i);
-    const key = tdpKey(asId, gfn, level);
+    const group = tdpGroup(asId, gfn, level), slot = tdpSlot(gfn, level);
     const vm = this.lockWork(t);
+    if (!vm.isTdp && t.op?.kind === 'zap-pages') {
+      // the VM shows only now that it runs the TDP MMU: this walk's tables came first (7.x post-order)
+      t.op.kind = 'tdp-other';
+      t.op.tablesZapped = 0;
+    }
     vm.isTdp = true;
     const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
     this.detectFlavour(level, oHi, oLo);
@@ -479,15 +502,26 @@ export class Replay {
     this.detectVersion(nHi, nLo);
     const kind = classifyChange(this.layout, level, oHi, oLo, nHi, nLo);
     const op = t.op ?? this.startOp(t, 'tdp-other', vm, i);
+    if (op.vm === '') {
+      // a notification that came before any VM was known: its traced zaps say whose it is
+      op.vm = vm.id;
+      if (t.note) t.note.vm = vm.id;
+    }
     const line = v.lineNo(i), ts = v.tsNs(i);
     const oldLeaf = isPresent(this.layout, oHi, oLo) && isLeaf(level, oLo);
     const newLeaf = isPresent(this.layout, nHi, nLo) && isLeaf(level, nLo);
+    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && op.kind === 'tdp-other') {
+      // tdp_mmu.c tdp_mmu_zap_root: only root teardown removes root entries, and neither invalidated
+      // roots nor VM teardown flush (kvm_tdp_mmu_zap_invalidated_roots, kvm_tdp_mmu_zap_all)
+      op.kind = 'zap-root';
+    }
     if (oldLeaf && !newLeaf) {
-      const leaf = vm.leaves.get(key) ?? vm.setLeaf(key, asId, gfn, level, -1, oHi, oLo);
+      // tdp_mmu.c tdp_mmu_iter_cond_resched: zap walks may drop mmu_lock between SPTEs
+      this.episodeZap(op, i);
+      const leaf = vm.getLeaf(group, slot) ?? vm.setLeaf(group, slot, asId, gfn, level, -1, oHi, oLo);
       leaf.hi = oHi;
       leaf.lo = oLo;
       this.zapLeaf(vm, leaf, op, 'observed', line, ts);
-      if (t.episode || op.kind === 'zap-pages') for (const l of this.listeners) l.onEpisodeZap?.({ vm: vm.id, pid: t.task.pid, line, ts });
       if (kind === 'split') this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
       return;
     }
@@ -509,8 +543,8 @@ export class Replay {
         if (t.note) t.note.young++;
       }
     }
-    const had = vm.leaves.get(key);
-    if (newLeaf) vm.setLeaf(key, asId, gfn, level, -1, nHi, nLo);
+    const had = vm.getLeaf(group, slot);
+    if (newLeaf) vm.setLeaf(group, slot, asId, gfn, level, -1, nHi, nLo);
     else if (had) vm.removeLeaf(had);
     this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
     if (newLeaf && (kind === 'install' || kind === 'collapse' || kind === 'pfn-change' || kind === 'upgrade' || kind === 'downgrade' || kind === 'write-protect')) {
@@ -660,6 +694,10 @@ export function decideFlush(op: Op, set: RuleSet): void {
     case 'zap-pages':
       op.flushIssued = op.tablesZapped + op.leafZaps + op.rootsFreed > 0;
       op.flushRule = 'mmu.c kvm_mmu_commit_zap_page: one flush per non-empty invalid_list';
+      break;
+    case 'zap-root':
+      op.flushIssued = false;
+      op.flushRule = 'tdp_mmu.c tdp_mmu_zap_root: invalidated roots and VM teardown need no flush';
       break;
     case 'fault':
       op.flushIssued = op.flushingChanges > 0;

@@ -77,9 +77,12 @@ export function permsOf(l: SpteLayout, hi: number, lo: number): number {
   return PERM_R | (lo & 2 ? PERM_W : 0) | (lo & 4 ? PERM_U : 0) | ((hi & 0x80000000) === 0 ? PERM_X : 0);
 }
 
+const PERM_STRINGS = Array.from({ length: 16 }, (_, p) =>
+  (p & PERM_R ? 'r' : '-') + (p & PERM_W ? 'w' : '-') + (p & PERM_X ? 'x' : '-') + (p & PERM_U ? 'u' : '-'));
+
 /** Letters of a permission mask, e.g. "rw-u". */
 export function permString(p: number): string {
-  return (p & PERM_R ? 'r' : '-') + (p & PERM_W ? 'w' : '-') + (p & PERM_X ? 'x' : '-') + (p & PERM_U ? 'u' : '-');
+  return PERM_STRINGS[p & 15]!;
 }
 
 /** What one SPTE change did. Every change the model sees is classified once, here. */

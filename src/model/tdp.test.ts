@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { analyzeTrace } from '../cli/pipeline.js';
 import { fixture } from '../testing/fixtures.js';
 import { loadMemslotsFile } from './memslots.js';
+import type { FindingsData } from '../analyses/findings.js';
+import { columnIndex } from '../analyses/findings-table.js';
+import { LOCK_BREAK_COLUMNS } from '../analyses/lock-breaks.js';
 
 const memslots = loadMemslotsFile(fixture('tdp/memslots.json'));
 
 /** [file, SPTE changes by kind, flushes needed/unneeded/missing] from fixtures/tdp/README.md. */
-const EXPECTED: [string, Record<string, number>, [number, number, number] | null][] = [
+const EXPECTED: [string, Record<string, number>, [number, number, number]][] = [
   ['tdp-install.v6.12', { install: 5, link: 4 }, [0, 0, 0]],
   ['tdp-zap.v6.1', { install: 5, unlink: 1, zap: 9 }, [2, 0, 0]],
   ['tdp-zap.v6.12', { install: 5, unlink: 1, zap: 9 }, [2, 0, 0]],
@@ -20,20 +23,22 @@ const EXPECTED: [string, Record<string, number>, [number, number, number] | null
   ['tdp-clear-dirty.v7.2', { 'dirty-clear': 4, install: 2 }, [1, 0, 0]],
   // the 2024 make_spte bug: a fault path clears D on <=6.12 and does not flush
   ['tdp-dirty-race.v6.12', { 'dirty-clear': 1, install: 1 }, [0, 0, 1]],
+  // the collapse's removed table is part of the fault, in either event order
+  ['tdp-collapse.v6.12', { collapse: 1, freeze: 512, zap: 4 }, [2, 0, 0]],
   ['tdp-collapse.v7.2', { collapse: 1, freeze: 512, zap: 4 }, [2, 0, 0]],
-  // the model disagrees with the README on these flush counts (see the issue note)
-  ['tdp-collapse.v6.12', { collapse: 1, freeze: 512, zap: 4 }, null],
-  ['tdp-root-zap.v6.1', { unlink: 4, zap: 4 }, null],
-  ['tdp-root-zap.v7.2', { unlink: 4, zap: 4 }, null],
+  // root teardown never flushes, whether the root entry comes first (<=6.12) or last (7.x)
+  ['tdp-root-zap.v6.1', { unlink: 4, zap: 4 }, [0, 0, 0]],
+  ['tdp-root-zap.v7.2', { unlink: 4, zap: 4 }, [0, 0, 0]],
+  ['tdp-zap-walk.v6.12', { install: 1, zap: 64 }, [1, 0, 0]],
 ];
 
 for (const [name, kinds, flushes] of EXPECTED) {
-  test(`TDP ${name}: SPTE changes by kind${flushes ? ' and flushes' : ''}`, async () => {
+  test(`TDP ${name}: SPTE changes by kind and flushes`, async () => {
     const r = await analyzeTrace(fixture(`tdp/${name}.ftrace.txt`), { model: { memslots } });
     const f = r.findings!;
     assert.equal(r.model!.spteFlavour, 'ept');
     assert.deepEqual(f.spteChanges, kinds);
-    if (flushes) assert.deepEqual([f.flushes.needed + f.flushes.avoidable, f.flushes.unneeded, f.flushes.missing], flushes);
+    assert.deepEqual([f.flushes.needed + f.flushes.avoidable, f.flushes.unneeded, f.flushes.missing], flushes);
   });
 }
 
@@ -50,4 +55,24 @@ test('TDP root zap: <=6.12 and 7.x event orders give the same zaps and flushes',
   const b = await analyzeTrace(fixture('tdp/tdp-root-zap.v7.2.ftrace.txt'), { model: { memslots } });
   assert.deepEqual(a.findings!.redundantZaps.byOutcome, b.findings!.redundantZaps.byOutcome);
   assert.equal(a.findings!.flushes.needed, b.findings!.flushes.needed);
+});
+
+test('TDP collapse: 4K leaves zapped for a THP come back inside the 2M leaf with new pfns (needed)', async () => {
+  for (const v of ['v6.12', 'v7.2']) {
+    const r = await analyzeTrace(fixture(`tdp/tdp-collapse.${v}.ftrace.txt`), { model: { memslots } });
+    assert.deepEqual(r.findings!.redundantZaps.byOutcome, { identical: 0, upgrade: 0, downgrade: 0, needed: 4, unresolved: 0 });
+  }
+});
+
+test('TDP zap walk: one episode of 64 zaps, breaks observed after 20 (vCPU fault) and 40 (switched out), suspected after 50', async () => {
+  let f: FindingsData | undefined;
+  const r = await analyzeTrace(fixture('tdp/tdp-zap-walk.v6.12.ftrace.txt'), { model: { memslots }, onFindings: (x) => void (f = x) });
+  const [e, ...rest] = r.findings!.lockBreaks.list;
+  assert.equal(rest.length, 0);
+  assert.deepEqual([e!.kind, e!.zapper, e!.zapped, e!.breaksObserved, e!.breaksSuspected, e!.maxBreaks, e!.contenders],
+    ['tdp-zap', 'qemu-system-x86-4240', 64, 2, 1, null, ['CPU 1/KVM-4243']]);
+  const t = f!.lockBreaks.table;
+  const c = columnIndex(LOCK_BREAK_COLUMNS);
+  const rows = Array.from({ length: t.length }, (_, i) => [t.getNum(c.after_zap, i), t.getStr(c.reason, i)]);
+  assert.deepEqual(rows, [[20, 'other-task-mmu-work'], [40, 'zapper-switched-out'], [50, 'gap']]);
 });

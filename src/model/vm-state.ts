@@ -4,7 +4,9 @@ import type { SptePlace } from './facts.js';
 import { InferredMemslots, type Memslot } from './memslots.js';
 
 export interface Leaf extends SptePlace {
-  key: number;
+  /** Its page table (leafGroup*) and index in it. */
+  group: number;
+  slot: number;
   hi: number;
   lo: number;
   /** False once KVM cleared Accessed: the CPU may have set it again without a trace event. */
@@ -22,13 +24,32 @@ export interface ShadowPage {
   page: number;
 }
 
-/** TDP leaves are keyed by (as_id, level, gfn) in a space disjoint from SPTE addresses. */
-export function tdpKey(asId: number, gfn: number, level: number): number {
-  return -(gfn * 64 + asId * 8 + level) - 1;
+// Leaves live in groups of 512 slots, one per page table, keyed by small integers (V8 hashes
+// those fast; SPTE addresses and gfn-derived keys above 2^31 are slow Map keys):
+/** Shadow MMU: the page holding the SPTE (`at` >> 12), and the SPTE's index in it. */
+export const shadowGroup = (sptep: number): number => Math.floor(sptep / 4096);
+export const shadowSlot = (sptep: number): number => (sptep % 4096) / 8;
+/** TDP MMU: the table of a level-`level` SPTE, as (as_id, level, table gfn) below zero, and its index. */
+export const tdpGroup = (asId: number, gfn: number, level: number): number =>
+  -1 - ((Math.floor(gfn / 512 ** level) * 2 + asId) * 8 + level);
+export const tdpSlot = (gfn: number, level: number): number => Math.floor(gfn / 512 ** (level - 1)) % 512;
+
+interface LeafGroup {
+  live: number;
+  slots: (Leaf | undefined)[];
 }
 
+/**
+ * Removed leaves and emptied groups are kept for reuse: SPTEs are zapped and refilled all the time,
+ * and recycling them spares the garbage collector (a removed leaf is never read after the next set).
+ */
+const GROUP_POOL_MAX = 4096;
+const LEAF_POOL_MAX = 65536;
+
 export class VmState {
-  readonly leaves = new Map<number, Leaf>();
+  private readonly groups = new Map<number, LeafGroup>();
+  private readonly groupPool: LeafGroup[] = [];
+  private readonly leafPool: Leaf[] = [];
   private readonly byGfn = new Map<number, Leaf>();
   readonly shadowPages = new Map<string, ShadowPage>();
   readonly spOfPage = new Map<number, ShadowPage>();
@@ -42,15 +63,37 @@ export class VmState {
 
   constructor(readonly id: string, readonly tgid: number | null) {}
 
-  setLeaf(key: number, asId: number, gfn: number, level: number, sptep: number, hi: number, lo: number): Leaf {
-    let leaf = this.leaves.get(key);
+  getLeaf(group: number, slot: number): Leaf | undefined {
+    return this.groups.get(group)?.slots[slot];
+  }
+
+  setLeaf(group: number, slot: number, asId: number, gfn: number, level: number, sptep: number, hi: number, lo: number): Leaf {
+    let leaf = this.getLeaf(group, slot);
     if (leaf && leaf.gfn !== gfn) {
       this.removeLeaf(leaf);
       leaf = undefined;
     }
     if (!leaf) {
-      leaf = { key, asId, gfn, level, sptep, hi, lo, accessedKnown: true, nextSameGfn: this.byGfn.get(gfn) ?? null };
-      this.leaves.set(key, leaf);
+      const next = this.byGfn.get(gfn) ?? null;
+      leaf = this.leafPool.pop();
+      if (leaf) {
+        leaf.group = group;
+        leaf.slot = slot;
+        leaf.asId = asId;
+        leaf.gfn = gfn;
+        leaf.level = level;
+        leaf.sptep = sptep;
+        leaf.hi = hi;
+        leaf.lo = lo;
+        leaf.accessedKnown = true;
+        leaf.nextSameGfn = next;
+      } else {
+        leaf = { group, slot, asId, gfn, level, sptep, hi, lo, accessedKnown: true, nextSameGfn: next };
+      }
+      let g = this.groups.get(group);
+      if (!g) this.groups.set(group, (g = this.groupPool.pop() ?? { live: 0, slots: new Array<Leaf | undefined>(512).fill(undefined) }));
+      g.slots[slot] = leaf;
+      g.live++;
       this.byGfn.set(gfn, leaf);
     } else {
       leaf.hi = hi;
@@ -62,15 +105,21 @@ export class VmState {
   }
 
   removeLeaf(leaf: Leaf): void {
-    this.leaves.delete(leaf.key);
+    const g = this.groups.get(leaf.group)!;
+    g.slots[leaf.slot] = undefined;
+    if (--g.live === 0) {
+      this.groups.delete(leaf.group);
+      if (this.groupPool.length < GROUP_POOL_MAX) this.groupPool.push(g);
+    }
     let head = this.byGfn.get(leaf.gfn) ?? null;
     if (head === leaf) {
       if (leaf.nextSameGfn) this.byGfn.set(leaf.gfn, leaf.nextSameGfn);
       else this.byGfn.delete(leaf.gfn);
-      return;
+    } else {
+      while (head && head.nextSameGfn !== leaf) head = head.nextSameGfn;
+      if (head) head.nextSameGfn = leaf.nextSameGfn;
     }
-    while (head && head.nextSameGfn !== leaf) head = head.nextSameGfn;
-    if (head) head.nextSameGfn = leaf.nextSameGfn;
+    if (this.leafPool.length < LEAF_POOL_MAX) this.leafPool.push(leaf);
   }
 
   /** Present leaves with gfn in [gfnStart, gfnEnd) of one address space (null: any). */
@@ -86,25 +135,28 @@ export class VmState {
       }
     } else {
       for (const [g, l] of this.byGfn) if (g >= gfnStart && g < gfnEnd && (!owns || owns(g))) take(l);
-      out.sort((a, b) => a.gfn - b.gfn || a.key - b.key);
+      out.sort((a, b) => a.gfn - b.gfn || a.group - b.group || a.slot - b.slot);
     }
     return out;
   }
 
   /** Present leaves in the shadow page whose SPTEs live in physical page `page`. */
   leavesInPage(page: number): Leaf[] {
+    const g = this.groups.get(page);
+    return g ? g.slots.filter((l): l is Leaf => l !== undefined) : [];
+  }
+
+  /** Every present leaf, table by table. */
+  allLeaves(): Leaf[] {
     const out: Leaf[] = [];
-    for (let k = 0; k < 512; k++) {
-      const l = this.leaves.get(page * 4096 + k * 8);
-      if (l) out.push(l);
-    }
+    for (const g of this.groups.values()) for (const l of g.slots) if (l) out.push(l);
     return out;
   }
 
   /** Moves another VM's state into this one (two task groups turned out to be one VM). */
   absorb(o: VmState): void {
-    for (const l of o.leaves.values()) {
-      const n = this.setLeaf(l.key, l.asId, l.gfn, l.level, l.sptep, l.hi, l.lo);
+    for (const l of o.allLeaves()) {
+      const n = this.setLeaf(l.group, l.slot, l.asId, l.gfn, l.level, l.sptep, l.hi, l.lo);
       n.accessedKnown = l.accessedKnown;
     }
     for (const [k, sp] of o.shadowPages) if (!this.shadowPages.has(k)) this.shadowPages.set(k, sp);

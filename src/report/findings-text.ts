@@ -34,7 +34,7 @@ export function renderFindings(r: AnalyzeReport, c: Colors): string[] {
   if (lb.list.length === 0) out.push('  none');
   else {
     out.push(renderTable(['line', 'kind', 'zapper', 'zapped', 'ms', 'observed', 'suspected', 'max'],
-      lb.list.map((e) => [e.line, e.kind, e.zapper, e.zapped, e.durationMs.toFixed(2), e.breaksObserved, e.breaksSuspected, e.maxBreaks]),
+      lb.list.map((e) => [e.line, e.kind, e.zapper, e.zapped, e.durationMs.toFixed(2), e.breaksObserved, e.breaksSuspected, e.maxBreaks ?? '-']),
       [true, false, false, true, true, true, true, true]));
   }
   const n = f.notifications;

@@ -1,0 +1,38 @@
+// The ingest thread of a parallel ingest (parallel.ts): runs ingest() on the file it is given and
+// posts each batch as one Arrow IPC stream, at most IN_FLIGHT ahead of the consumer's acks.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Table, tableToIPC } from 'apache-arrow';
+import { ingest, InputError, type IngestOptions } from './ingest.js';
+import { IN_FLIGHT, type FromWorker, type WorkerInput } from './parallel.js';
+
+const port = parentPort!;
+const { path, opts } = workerData as WorkerInput;
+let credits = IN_FLIGHT;
+let wake: (() => void) | null = null;
+port.on('message', () => {
+  credits++;
+  wake?.();
+  wake = null;
+});
+
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+try {
+  const result = await ingest(path, {
+    ...(opts as IngestOptions),
+    onBatch: async (batch) => {
+      while (credits === 0) await new Promise<void>((r) => (wake = r));
+      credits--;
+      const bytes = tableToIPC(new Table(batch), 'stream');
+      post({ type: 'batch', bytes }, [bytes.buffer as ArrayBuffer]);
+    },
+  });
+  post({ type: 'done', result });
+} catch (err) {
+  const e = err as Error;
+  post({
+    type: 'error', message: e instanceof InputError ? e.detail : String(e.stack ?? e.message),
+    input: e instanceof InputError ? { path: e.path, line: e.line, column: e.column } : null,
+  });
+}
+port.close();
