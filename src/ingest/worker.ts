@@ -1,9 +1,8 @@
 // The ingest thread of a parallel ingest (parallel.ts): runs ingest() on the file it is given and
-// posts each batch as one Arrow IPC stream, at most IN_FLIGHT ahead of the consumer's acks.
+// posts each batch as its column buffers, at most IN_FLIGHT ahead of the consumer's acks.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Table, tableToIPC } from 'apache-arrow';
 import { ingest, InputError, type IngestOptions } from './ingest.js';
-import { IN_FLIGHT, type FromWorker, type WorkerInput } from './parallel.js';
+import { IN_FLIGHT, batchToWire, type FromWorker, type WorkerInput } from './parallel.js';
 
 const port = parentPort!;
 const { path, opts } = workerData as WorkerInput;
@@ -23,8 +22,8 @@ try {
     onBatch: async (batch) => {
       while (credits === 0) await new Promise<void>((r) => (wake = r));
       credits--;
-      const bytes = tableToIPC(new Table(batch), 'stream');
-      post({ type: 'batch', bytes }, [bytes.buffer as ArrayBuffer]);
+      const { wire, transfer } = batchToWire(batch);
+      post({ type: 'batch', batch: wire }, transfer);
     },
   });
   post({ type: 'done', result });

@@ -135,6 +135,11 @@ export interface ZapEpisodeZap {
   ts: number;
 }
 
+/**
+ * The analyses' side of the replay. LeafZap, LeafInstall and SpteChange objects are refilled for
+ * every fact (millions per trace): valid only during the call, so copy what you keep. Ops and
+ * notifications are the replay's own and may be kept.
+ */
 export interface FactListener {
   onOpEnd?(op: Op): void;
   onLeafZap?(z: LeafZap): void;

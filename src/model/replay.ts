@@ -3,7 +3,7 @@
 // tells the analyses what happened (facts.ts), with the evidence for each fact.
 import type { RecordBatch } from 'apache-arrow';
 import { Ev, EventView } from './event-view.js';
-import type { Evidence, FactListener, Notification, Op, OpKind, SptePlace, Task } from './facts.js';
+import type { Evidence, FactListener, LeafInstall, LeafZap, Notification, Op, OpKind, SpteChange, Task } from './facts.js';
 import { DEFAULT_RULES, agingFlushes, notifierLockElided, type KernelRules, type RuleSet } from './kernel-rules.js';
 import { hitsOf, type Memslot, type SlotHit } from './memslots.js';
 import {
@@ -67,10 +67,28 @@ export class Replay {
   private sawTgid = false;
   private nextOp = 1;
   private readonly untraced = new Map<string, Op>();
+  /** Listeners by hook, for the per-SPTE hot paths. */
+  private readonly on: { leafZap: FactListener[]; leafInstall: FactListener[]; spteChange: FactListener[]; mmuLockWork: FactListener[] };
+  // one fact object per kind, refilled for every fact (facts.ts: valid only during the call)
+  private readonly zapFact: LeafZap;
+  private readonly installFact: LeafInstall;
+  private readonly changeFact: SpteChange;
 
   constructor(private readonly listeners: FactListener[], private readonly opts: ReplayOptions = {}) {
     this.rules = opts.rules ?? DEFAULT_RULES;
     this.layout = { ept: false, set: this.rules.set };
+    this.on = {
+      leafZap: listeners.filter((l) => l.onLeafZap), leafInstall: listeners.filter((l) => l.onLeafInstall),
+      spteChange: listeners.filter((l) => l.onSpteChange), mmuLockWork: listeners.filter((l) => l.onMmuLockWork),
+    };
+    const task: Task = { pid: -1, comm: '' };
+    const op = this.newOp('sync', '', task, 0, 0);
+    this.nextOp--;
+    this.zapFact = { vm: '', asId: 0, gfn: 0, level: 0, sptep: -1, oldHi: 0, oldLo: 0, line: 0, ts: 0, op, evidence: 'observed' };
+    this.installFact = { vm: '', asId: 0, gfn: 0, level: 0, sptep: -1, hi: 0, lo: 0, line: 0, ts: 0, task, prefetch: false };
+    this.changeFact = {
+      vm: '', asId: 0, gfn: 0, level: 0, sptep: -1, kind: 'install', oldHi: 0, oldLo: 0, newHi: 0, newLo: 0, line: 0, ts: 0, op: null, evidence: 'observed',
+    };
   }
 
   /** How SPTE bits are read now (the flavour and version may be learned from the trace). */
@@ -198,6 +216,11 @@ export class Replay {
     }
     const o = this.live(owner);
     if (o === vm) return vm;
+    if (!o.hasLeavesInPage(page)) {
+      // the page holds none of its owner's SPTEs any more: freed and reused by another VM
+      this.pageOwner.set(page, vm);
+      return vm;
+    }
     // keep the older VM; move the newer one's state into it
     const [keep, gone] = o.id < vm.id ? [o, vm] : [vm, o];
     keep.absorb(gone);
@@ -205,6 +228,19 @@ export class Replay {
     this.mergedInto.set(gone.id, keep);
     this.pageOwner.set(page, keep);
     return keep;
+  }
+
+  /**
+   * A page just allocated for a new shadow page (mmu.c kvm_mmu_alloc_shadow_page) holds no SPTE of
+   * any other VM: what the model still has there was dropped untraced when the page was freed.
+   */
+  private claimPage(vm: VmState, t: TaskState, page: number, i: number): void {
+    const owner = this.pageOwner.get(page);
+    if (!owner) return;
+    const o = this.live(owner);
+    if (o === vm) return;
+    for (const leaf of o.leavesInPage(page)) this.zapLeaf(o, leaf, this.untracedOp(o, t, i), 'inferred', this.view.lineNo(i), this.view.tsNs(i));
+    this.pageOwner.delete(page);
   }
 
   private startOp(t: TaskState, kind: OpKind, vm: VmState, i: number): Op {
@@ -262,7 +298,7 @@ export class Replay {
 
   private lockWork(t: TaskState): VmState {
     const vm = this.ownVm(t);
-    for (const l of this.listeners) l.onMmuLockWork?.(vm.id, t.task);
+    for (const l of this.on.mmuLockWork) l.onMmuLockWork!(vm.id, t.task);
     return vm;
   }
 
@@ -272,33 +308,61 @@ export class Replay {
     vm.removeLeaf(leaf);
     op.leafZaps++;
     if (evidence !== 'observed') op.zapEvidence = evidence;
-    for (const l of this.listeners) {
-      l.onLeafZap?.({
-        vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, oldHi: leaf.hi, oldLo: leaf.lo,
-        line, ts, op, evidence,
-      });
-      l.onSpteChange?.({
-        vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, kind: 'zap',
-        oldHi: leaf.hi, oldLo: leaf.lo, newHi: 0, newLo: 0, line, ts, op, evidence,
-      });
-    }
+    const z = this.zapFact;
+    z.vm = vm.id;
+    z.asId = leaf.asId;
+    z.gfn = leaf.gfn;
+    z.level = leaf.level;
+    z.sptep = leaf.sptep;
+    z.oldHi = leaf.hi;
+    z.oldLo = leaf.lo;
+    z.line = line;
+    z.ts = ts;
+    z.op = op;
+    z.evidence = evidence;
+    for (const l of this.on.leafZap) l.onLeafZap!(z);
+    this.emitChange(vm, op, leaf.asId, leaf.gfn, leaf.level, leaf.sptep, 'zap', leaf.hi, leaf.lo, 0, 0, line, ts, evidence);
   }
 
   private install(vm: VmState, t: TaskState, asId: number, gfn: number, level: number, sptep: number, hi: number, lo: number, i: number): void {
-    const line = this.view.lineNo(i);
-    const ts = this.view.tsNs(i);
-    for (const l of this.listeners) {
-      l.onLeafInstall?.({ vm: vm.id, asId, gfn, level, sptep, hi, lo, line, ts, task: t.task, prefetch: t.faultGfn !== gfn });
-    }
+    const s = this.installFact;
+    s.vm = vm.id;
+    s.asId = asId;
+    s.gfn = gfn;
+    s.level = level;
+    s.sptep = sptep;
+    s.hi = hi;
+    s.lo = lo;
+    s.line = this.view.lineNo(i);
+    s.ts = this.view.tsNs(i);
+    s.task = t.task;
+    s.prefetch = t.faultGfn !== gfn;
+    for (const l of this.on.leafInstall) l.onLeafInstall!(s);
   }
 
-  private change(vm: VmState, op: Op | null, leaf: SptePlace, kind: ChangeKind,
+  private change(vm: VmState, op: Op | null, asId: number, gfn: number, level: number, sptep: number, kind: ChangeKind,
     oHi: number, oLo: number, nHi: number, nLo: number, i: number, evidence: Evidence): void {
-    const line = this.view.lineNo(i);
-    const ts = this.view.tsNs(i);
-    for (const l of this.listeners) {
-      l.onSpteChange?.({ vm: vm.id, asId: leaf.asId, gfn: leaf.gfn, level: leaf.level, sptep: leaf.sptep, kind, oldHi: oHi, oldLo: oLo, newHi: nHi, newLo: nLo, line, ts, op, evidence });
-    }
+    this.emitChange(vm, op, asId, gfn, level, sptep, kind, oHi, oLo, nHi, nLo, this.view.lineNo(i), this.view.tsNs(i), evidence);
+  }
+
+  private emitChange(vm: VmState, op: Op | null, asId: number, gfn: number, level: number, sptep: number, kind: ChangeKind,
+    oHi: number, oLo: number, nHi: number, nLo: number, line: number, ts: number, evidence: Evidence): void {
+    const c = this.changeFact;
+    c.vm = vm.id;
+    c.asId = asId;
+    c.gfn = gfn;
+    c.level = level;
+    c.sptep = sptep;
+    c.kind = kind;
+    c.oldHi = oHi;
+    c.oldLo = oLo;
+    c.newHi = nHi;
+    c.newLo = nLo;
+    c.line = line;
+    c.ts = ts;
+    c.op = op;
+    c.evidence = evidence;
+    for (const l of this.on.spteChange) l.onSpteChange!(c);
   }
 
   // ---- shadow MMU ------------------------------------------------------------------------
@@ -332,10 +396,11 @@ export class Replay {
     }
     const sptep = v.sptep(i);
     const page = shadowGroup(sptep);
-    vm = this.notePage(vm, page);
-    t.vm = vm;
     const level = v.level(i);
     const sp = t.newSp[level];
+    if (sp) this.claimPage(vm, t, page, i);
+    vm = this.notePage(vm, page);
+    t.vm = vm;
     if (sp) {
       // the first SPTE a task sets at a level right after creating a page there is in that page
       sp.page = page;
@@ -362,7 +427,7 @@ export class Replay {
           op.flushingChanges++;
           if (!staleEntryHarmful(this.layout, old.hi, old.lo, hi, lo)) op.adOnlyChanges++;
         }
-        this.change(vm, op, old, kind, old.hi, old.lo, hi, lo, i, 'inferred');
+        this.change(vm, op, 0, gfn, level, sptep, kind, old.hi, old.lo, hi, lo, i, 'inferred');
         old.hi = hi;
         old.lo = lo;
         old.level = level;
@@ -375,7 +440,7 @@ export class Replay {
       this.zapLeaf(vm, old, this.untracedOp(vm, t, i), 'inferred', v.lineNo(i), v.tsNs(i));
     }
     vm.setLeaf(page, slot, 0, gfn, level, sptep, hi, lo);
-    this.change(vm, op, { asId: 0, gfn, level, sptep }, 'install', 0, 0, hi, lo, i, 'observed');
+    this.change(vm, op, 0, gfn, level, sptep, 'install', 0, 0, hi, lo, i, 'observed');
     this.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
   }
 
@@ -441,7 +506,10 @@ export class Replay {
     // a root still referenced stays alive (invalid) until its second zap (§5.2)
     if (sp && (v.rootCount(i) === 0 || secondHalf)) {
       vm.shadowPages.delete(key);
-      if (sp.page >= 0) vm.spOfPage.delete(sp.page);
+      if (sp.page >= 0) {
+        vm.spOfPage.delete(sp.page);
+        this.pageOwner.delete(sp.page); // freed: another VM may get the page next
+      }
     }
     for (const l of this.listeners) {
       l.onShadowPageZapped?.({
@@ -522,7 +590,7 @@ export class Replay {
       leaf.hi = oHi;
       leaf.lo = oLo;
       this.zapLeaf(vm, leaf, op, 'observed', line, ts);
-      if (kind === 'split') this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
+      if (kind === 'split') this.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
       return;
     }
     if (kind === 'unlink') op.tablesZapped++;
@@ -546,7 +614,7 @@ export class Replay {
     const had = vm.getLeaf(group, slot);
     if (newLeaf) vm.setLeaf(group, slot, asId, gfn, level, -1, nHi, nLo);
     else if (had) vm.removeLeaf(had);
-    this.change(vm, op, { asId, gfn, level, sptep: -1 }, kind, oHi, oLo, nHi, nLo, i, 'observed');
+    this.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
     if (newLeaf && (kind === 'install' || kind === 'collapse' || kind === 'pfn-change' || kind === 'upgrade' || kind === 'downgrade' || kind === 'write-protect')) {
       this.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
     }
@@ -608,7 +676,7 @@ export class Replay {
         if (kind === 'age') {
           // kvm_age_rmap clears Accessed; the CPU may set it again without an event
           const lo = clearAccessed(this.layout, leaf.lo);
-          this.change(vm, op, leaf, 'accessed-clear', leaf.hi, leaf.lo, leaf.hi, lo, i, 'inferred');
+          this.change(vm, op, leaf.asId, leaf.gfn, leaf.level, leaf.sptep, 'accessed-clear', leaf.hi, leaf.lo, leaf.hi, lo, i, 'inferred');
           leaf.lo = lo;
           leaf.accessedKnown = false;
           op.flushingChanges++;

@@ -146,6 +146,10 @@ export class VmState {
     return g ? g.slots.filter((l): l is Leaf => l !== undefined) : [];
   }
 
+  hasLeavesInPage(page: number): boolean {
+    return this.groups.has(page);
+  }
+
   /** Every present leaf, table by table. */
   allLeaves(): Leaf[] {
     const out: Leaf[] = [];
