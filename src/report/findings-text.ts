@@ -17,7 +17,7 @@ export function renderFindings(r: AnalyzeReport, c: Colors): string[] {
     } else if (vm.memslots === 'none') out.push(`  ${vm.id}: no memslots (pass --memslots): notifier overlap unknown`.slice(0, 100));
   }
   const z = f.redundantZaps;
-  out.push('', c.bold('zaps and refaults') + ` (same place = VM, as_id, gfn, level)`);
+  out.push('', c.bold('zaps and refaults') + ` (refault: the next install that maps the same guest frame)`);
   out.push(renderTable(['cause', 'identical', 'upgrade', 'downgrade', 'needed', 'unresolved'],
     Object.entries(z.byCause).map(([k, o]) => [k, o.identical, o.upgrade, o.downgrade, o.needed, o.unresolved]),
     [false, true, true, true, true, true]));
