@@ -68,7 +68,6 @@ interface Break {
 interface Live {
   s: EpisodeSummary;
   op: Op;
-  pid: number;
   lastZapTs: number;
   /** Tasks that did mmu_lock work since the zapper's last zap. */
   other: Set<string>;
@@ -93,7 +92,7 @@ export class LockBreaksHandler implements FactListener {
         id: this.nextId++, kind: episodeKind(op), vm: op.vm, zapper: `${task.comm}-${task.pid}`, line: op.line, startNs: op.ts,
         durationMs: 0, usedPages, zapped: 0, breaksObserved: 0, breaksSuspected: 0, restarts: 0, maxBreaks: 0, contenders: [],
       },
-      op, pid: task.pid, lastZapTs: -1, other: new Set(), switched: false, contenders: new Set(), breaks: [],
+      op, lastZapTs: -1, other: new Set(), switched: false, contenders: new Set(), breaks: [],
     });
   }
 
@@ -116,7 +115,7 @@ export class LockBreaksHandler implements FactListener {
 
   onMmuLockWork(vm: string, task: Task): void {
     for (const e of this.live.values()) {
-      if (e.s.vm !== vm || e.pid === task.pid || e.s.zapped === 0) continue;
+      if (e.s.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0) continue;
       const name = `${task.comm}-${task.pid}`;
       e.other.add(name);
       e.contenders.add(name);

@@ -74,7 +74,8 @@ export class ZapsHandler implements FactListener {
   /** Unresolved zap rows by VM, then by (as_id, zapped gfn): one row, or several. */
   private readonly pending = new Map<string, Map<number, number | number[]>>();
   private readonly perOp = new Map<number, OpZaps>();
-  private lastOp: { id: number; zaps: OpZaps } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0 } };
+  /** The op of the previous zap (zaps come in runs of one op), with its task's label. */
+  private lastOp: { id: number; zaps: OpZaps; task: string } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0 }, task: '' };
   private readonly c = columnIndex(ZAP_COLUMNS);
 
   constructor(private readonly layout: () => SpteLayout) {}
@@ -95,7 +96,13 @@ export class ZapsHandler implements FactListener {
     t.str(c.old_perm, r, permString(permsOf(this.layout(), z.oldHi, z.oldLo)));
     t.str(c.cause, r, z.op.kind satisfies OpKind);
     t.num(c.op_id, r, z.op.id);
-    t.str(c.cause_task, r, `${z.op.task.comm}-${z.op.task.pid}`);
+    if (this.lastOp.id !== z.op.id) {
+      let zaps = this.perOp.get(z.op.id);
+      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0 }));
+      this.lastOp = { id: z.op.id, zaps, task: `${z.op.task.comm}-${z.op.task.pid}` };
+    }
+    this.lastOp.zaps.zaps++;
+    t.str(c.cause_task, r, this.lastOp.task);
     t.str(c.evidence, r, z.evidence);
     t.str(c.outcome, r, 'unresolved');
     let vm = this.pending.get(z.vm);
@@ -103,12 +110,6 @@ export class ZapsHandler implements FactListener {
     const key = placeKey(z.asId, z.gfn);
     const prev = vm.get(key);
     vm.set(key, prev === undefined ? r : typeof prev === 'number' ? [prev, r] : (prev.push(r), prev));
-    if (this.lastOp.id !== z.op.id) {
-      let zaps = this.perOp.get(z.op.id);
-      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0 }));
-      this.lastOp = { id: z.op.id, zaps };
-    }
-    this.lastOp.zaps.zaps++;
   }
 
   onLeafInstall(s: LeafInstall): void {

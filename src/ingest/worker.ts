@@ -1,7 +1,7 @@
 // The ingest thread of a parallel ingest (parallel.ts): runs ingest() on the file it is given and
 // posts each batch as its column buffers, at most IN_FLIGHT ahead of the consumer's acks.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ingest, InputError, type IngestOptions } from './ingest.js';
+import { ingest, InputError } from './ingest.js';
 import { IN_FLIGHT, batchToWire, type FromWorker, type WorkerInput } from './parallel.js';
 
 const port = parentPort!;
@@ -18,7 +18,7 @@ const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMes
 
 try {
   const result = await ingest(path, {
-    ...(opts as IngestOptions),
+    ...opts,
     onBatch: async (batch) => {
       while (credits === 0) await new Promise<void>((r) => (wake = r));
       credits--;

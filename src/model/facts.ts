@@ -23,7 +23,7 @@ export interface Op {
   task: Task;
   line: number;
   ts: number;
-  /** Present leaves the op zapped, and how many of those later came back as redundant. */
+  /** Present leaves the op zapped. */
   leafZaps: number;
   /** Non-leaf tables removed (unlink, shadow pages zapped). */
   tablesZapped: number;

@@ -7,8 +7,8 @@ import type { Evidence, FactListener, LeafInstall, LeafZap, Notification, Op, Op
 import { DEFAULT_RULES, agingFlushes, notifierLockElided, type KernelRules, type RuleSet } from './kernel-rules.js';
 import { hitsOf, type Memslot, type SlotHit } from './memslots.js';
 import {
-  classifyChange, isAccessed, isDirty, isFrozen, isLeaf, isMmuWritable, isPresent, isWritable, leafUpdateNeedsFlush,
-  staleEntryHarmful, clearAccessed, type ChangeKind, type SpteLayout,
+  classifyChange, isAccessed, isFrozen, isLeaf, isPresent, leafUpdateNeedsFlush, staleEntryHarmful, writeOrDirtyCleared,
+  clearAccessed, type ChangeKind, type SpteLayout,
 } from './spte.js';
 import { VmState, shadowGroup, shadowSlot, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
 
@@ -49,6 +49,8 @@ export interface ReplayData {
 }
 
 const PAGE = 4096;
+/** Leaf changes that map a frame afresh: they resolve pending zaps of it (analyses/zaps.ts). */
+const MAPS_ANEW: ReadonlySet<ChangeKind> = new Set(['install', 'collapse', 'pfn-change', 'upgrade', 'downgrade', 'write-protect']);
 /** Entries of a root page table (4- or 5-level paging): only root teardown removes them. */
 const ROOT_ENTRY_LEVEL = 4;
 /** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
@@ -82,8 +84,7 @@ export class Replay {
       spteChange: listeners.filter((l) => l.onSpteChange), mmuLockWork: listeners.filter((l) => l.onMmuLockWork),
     };
     const task: Task = { pid: -1, comm: '' };
-    const op = this.newOp('sync', '', task, 0, 0);
-    this.nextOp--;
+    const op = blankOp(0, 'sync', '', task, 0, 0);
     this.zapFact = { vm: '', asId: 0, gfn: 0, level: 0, sptep: -1, oldHi: 0, oldLo: 0, line: 0, ts: 0, op, evidence: 'observed' };
     this.installFact = { vm: '', asId: 0, gfn: 0, level: 0, sptep: -1, hi: 0, lo: 0, line: 0, ts: 0, task, prefetch: false };
     this.changeFact = {
@@ -251,10 +252,7 @@ export class Replay {
   }
 
   private newOp(kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
-    return {
-      id: this.nextOp++, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
-      adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false,
-    };
+    return blankOp(this.nextOp++, kind, vm, task, line, ts);
   }
 
   private closeOp(t: TaskState): void {
@@ -596,8 +594,7 @@ export class Replay {
     if (kind === 'unlink') op.tablesZapped++;
     if (kind === 'collapse') op.flushingChanges++;
     if (oldLeaf && newLeaf && kind !== 'same') {
-      const wdClear = (isWritable(oLo) && !isWritable(nLo)) || (isMmuWritable(this.layout, oHi, oLo) && !isMmuWritable(this.layout, nHi, nLo)) ||
-        (isDirty(this.layout, oLo) && !isDirty(this.layout, nLo));
+      const wdClear = writeOrDirtyCleared(this.layout, oHi, oLo, nHi, nLo);
       if (op.kind === 'fault') {
         // tdp_mmu.c tdp_mmu_map_handle_target_level: ≤6.12 flushes only when a non-leaf was replaced;
         // later also when leaf_spte_change_needs_tlb_flush (the 2024 make_spte W/D fix)
@@ -615,7 +612,7 @@ export class Replay {
     if (newLeaf) vm.setLeaf(group, slot, asId, gfn, level, -1, nHi, nLo);
     else if (had) vm.removeLeaf(had);
     this.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
-    if (newLeaf && (kind === 'install' || kind === 'collapse' || kind === 'pfn-change' || kind === 'upgrade' || kind === 'downgrade' || kind === 'write-protect')) {
+    if (newLeaf && MAPS_ANEW.has(kind)) {
       this.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
     }
   }
@@ -736,6 +733,13 @@ export class Replay {
     }
     return leaves;
   }
+}
+
+function blankOp(id: number, kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
+  return {
+    id, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
+    adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false,
+  };
 }
 
 /**

@@ -159,5 +159,17 @@ export function leafUpdateNeedsFlush(l: SpteLayout, oHi: number, oLo: number, nH
 export function staleEntryHarmful(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
   if (!isPresent(l, nHi, nLo)) return true;
   if (pfnOf(oHi, oLo) !== pfnOf(nHi, nLo)) return true;
+  return writeCleared(l, oHi, oLo, nHi, nLo);
+}
+
+function writeCleared(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
   return (isMmuWritable(l, oHi, oLo) && !isMmuWritable(l, nHi, nLo)) || (isWritable(oLo) && !isWritable(nLo));
+}
+
+/**
+ * W, MMU-writable or D cleared on a present leaf: a stale writable or dirty TLB entry lets writes
+ * skip the fault or the D update, so a flush is required (the 2024 make_spte fix after v6.12, §4.2).
+ */
+export function writeOrDirtyCleared(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
+  return writeCleared(l, oHi, oLo, nHi, nLo) || (isDirty(l, oLo) && !isDirty(l, nLo));
 }
