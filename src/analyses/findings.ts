@@ -2,8 +2,10 @@
 // their data (design.md §5) and the tables registered for SQL.
 import type { RecordBatch } from 'apache-arrow';
 import { Replay, type ReplayData, type ReplayOptions } from '../model/replay.js';
+import { FastFaultsHandler, type FastFaultsData } from './fast-faults.js';
 import { FlushesHandler, type FlushesData } from './flushes.js';
 import { LockBreaksHandler, type LockBreaksData } from './lock-breaks.js';
+import { MmioHandler, type MmioData } from './mmio.js';
 import { NotificationsHandler, type NotificationsData } from './notifications.js';
 import { SpteChangesHandler, type SpteChangesData } from './spte-changes.js';
 import { ZapsHandler, type ZapsData } from './zaps.js';
@@ -15,6 +17,8 @@ export interface FindingsData {
   lockBreaks: LockBreaksData;
   notifications: NotificationsData;
   spte: SpteChangesData;
+  fastFaults: FastFaultsData;
+  mmio: MmioData;
 }
 
 export class FindingsRun {
@@ -23,11 +27,13 @@ export class FindingsRun {
   private readonly lockBreaks = new LockBreaksHandler();
   private readonly notifications = new NotificationsHandler();
   private readonly spte = new SpteChangesHandler();
+  private readonly fastFaults = new FastFaultsHandler();
+  private readonly mmio = new MmioHandler();
   private readonly replay: Replay;
 
   constructor(opts: ReplayOptions = {}) {
     this.zaps = new ZapsHandler(() => this.replay.spteLayout);
-    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte], opts);
+    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte, this.fastFaults, this.mmio], opts);
   }
 
   handleBatch(batch: RecordBatch): void {
@@ -39,7 +45,7 @@ export class FindingsRun {
     const zaps = this.zaps.data();
     return {
       model, zaps, flushes: this.flushes.data(zaps), lockBreaks: this.lockBreaks.data(),
-      notifications: this.notifications.data(), spte: this.spte.data(),
+      notifications: this.notifications.data(), spte: this.spte.data(), fastFaults: this.fastFaults.data(), mmio: this.mmio.data(),
     };
   }
 }

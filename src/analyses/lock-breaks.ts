@@ -115,7 +115,7 @@ export class LockBreaksHandler implements FactListener {
 
   onMmuLockWork(vm: string, task: Task): void {
     for (const e of this.live.values()) {
-      if (e.s.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0) continue;
+      if (e.op.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0) continue;
       const name = `${task.comm}-${task.pid}`;
       e.other.add(name);
       e.contenders.add(name);
@@ -133,6 +133,7 @@ export class LockBreaksHandler implements FactListener {
     this.live.delete(op.task.pid);
     // a TDP walk may be recognised only after it started (its VM's first TDP change)
     e.s.kind = episodeKind(op);
+    e.s.vm = op.vm;
     if (e.s.kind !== 'zap-all-fast' && e.s.zapped < LONG_EPISODE_ZAPS) return;
     const t = this.table;
     const c = this.c;

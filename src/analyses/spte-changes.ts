@@ -1,7 +1,7 @@
 // Every SPTE change the model derived, classified once (model/spte.ts classifyChange) and counted by
 // kind; a row for each change other than an install (the trace's own event) or a leaf zap (`zaps`).
 // And every shadow page's life: created, zapped (and the second zap of an in-use root).
-import type { FactListener, ShadowPageEvent, SpteChange } from '../model/facts.js';
+import type { FactListener, HugeSplit, ShadowPageEvent, SpteChange } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
 export const SPTE_CHANGE_COLUMNS = [
@@ -40,6 +40,8 @@ export interface SpteChangesData {
   shadowPages: FindingsTable;
   byKind: Record<string, number>;
   shadowPageCounts: { created: number; zapped: number; zappedInUse: number; freedRoots: number };
+  /** Eager huge-page splits (kvm_mmu_split_huge_page): done, failed (errno), smaller leaves inferred. */
+  hugeSplits: { split: number; failed: number; childrenInferred: number };
 }
 
 export class SpteChangesHandler implements FactListener {
@@ -49,6 +51,7 @@ export class SpteChangesHandler implements FactListener {
   private readonly pc = columnIndex(SHADOW_PAGE_COLUMNS);
   private readonly byKind = new Map<string, number>();
   private readonly counts = { created: 0, zapped: 0, zappedInUse: 0, freedRoots: 0 };
+  private readonly splits = { split: 0, failed: 0, childrenInferred: 0 };
 
   onSpteChange(ch: SpteChange): void {
     this.byKind.set(ch.kind, (this.byKind.get(ch.kind) ?? 0) + 1);
@@ -103,11 +106,17 @@ export class SpteChangesHandler implements FactListener {
     this.page(p, action);
   }
 
+  onHugeSplit(s: HugeSplit): void {
+    if (s.errno !== 0) this.splits.failed++;
+    else this.splits.split++;
+    this.splits.childrenInferred += s.children;
+  }
+
   data(): SpteChangesData {
     return {
       changes: this.changes, shadowPages: this.pages,
       byKind: Object.fromEntries([...this.byKind].sort(([a], [b]) => (a < b ? -1 : 1))),
-      shadowPageCounts: { ...this.counts },
+      shadowPageCounts: { ...this.counts }, hugeSplits: { ...this.splits },
     };
   }
 }

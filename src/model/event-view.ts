@@ -5,7 +5,7 @@ import type { Data, RecordBatch } from 'apache-arrow';
 /** Event families the model handles; everything else is `Other`. */
 export const enum Ev {
   Other, SetSpte, SpteRequested, GetPage, PrepareZap, SyncPage, UnsyncPage, ZapAllFast, TdpChanged,
-  UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch,
+  UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch, FastPageFault, SplitHugePage, MarkMmio, HandleMmio, CheckMmio,
 }
 
 const EVENT_KIND: Readonly<Record<string, Ev>> = {
@@ -23,6 +23,11 @@ const EVENT_KIND: Readonly<Record<string, Ev>> = {
   kvm_test_age_hva: Ev.TestAgeHva,
   kvm_set_spte_hva: Ev.SetSpteHva,
   sched_switch: Ev.SchedSwitch,
+  fast_page_fault: Ev.FastPageFault,
+  kvm_mmu_split_huge_page: Ev.SplitHugePage,
+  mark_mmio_spte: Ev.MarkMmio,
+  handle_mmio_page_fault: Ev.HandleMmio,
+  check_mmio_spte: Ev.CheckMmio,
 };
 
 type U32Col = { v: Uint32Array; valid: Uint8Array | null };
@@ -87,6 +92,10 @@ export class EventView {
   private pfnC!: U32Col;
   private hvaS!: U32Col;
   private hvaE!: U32Col;
+  private addrC!: U32Col;
+  private errnoC!: Int32Array;
+  private mmioGenC!: Uint32Array;
+  private kvmGenC!: Uint32Array;
   private levelC!: Uint8Array;
   private asIdC!: { v: Uint8Array; valid: Uint8Array | null };
   private genC!: Uint32Array;
@@ -96,7 +105,7 @@ export class EventView {
   private prevPidC!: Int32Array;
   private quadC!: Uint8Array;
   private gpteBytesC!: Uint8Array;
-  private bits!: Record<'invalid' | 'direct' | 'nxe' | 'ad' | 'created' | 'unsync', Uint8Array>;
+  private bits!: Record<'invalid' | 'direct' | 'nxe' | 'ad' | 'created' | 'unsync' | 'spurious' | 'fixed' | 'valid', Uint8Array>;
 
   load(batch: RecordBatch): void {
     this.length = batch.numRows;
@@ -127,6 +136,10 @@ export class EventView {
     this.pfnC = u64(batch, 'pfn');
     this.hvaS = u64(batch, 'hva_start');
     this.hvaE = u64(batch, 'hva_end');
+    this.addrC = u64(batch, 'addr');
+    this.errnoC = raw<Int32Array>(batch, 'errno').v;
+    this.mmioGenC = raw<Uint32Array>(batch, 'mmio_gen').v;
+    this.kvmGenC = raw<Uint32Array>(batch, 'kvm_gen').v;
     this.levelC = raw<Uint8Array>(batch, 'level').v;
     this.asIdC = raw<Uint8Array>(batch, 'as_id');
     this.genC = raw<Uint32Array>(batch, 'sp_gen').v;
@@ -137,7 +150,9 @@ export class EventView {
     this.quadC = raw<Uint8Array>(batch, 'quadrant').v;
     this.gpteBytesC = raw<Uint8Array>(batch, 'gpte_bytes').v;
     const b = (n: string): Uint8Array => raw<Uint8Array>(batch, n).v;
-    this.bits = { invalid: b('invalid'), direct: b('direct'), nxe: b('nxe'), ad: b('ad'), created: b('created'), unsync: b('unsync') };
+    this.bits = { invalid: b('invalid'), direct: b('direct'), nxe: b('nxe'), ad: b('ad'), created: b('created'), unsync: b('unsync'),
+      spurious: b('spurious'), fixed: b('fixed'), valid: b('valid'),
+    };
   }
 
   kind(i: number): Ev {
@@ -187,6 +202,15 @@ export class EventView {
   invalid(i: number): boolean { return bit(this.bits.invalid, i); }
   created(i: number): boolean { return bit(this.bits.created, i); }
   unsync(i: number): boolean { return bit(this.bits.unsync, i); }
+  /** fast_page_fault: gva/gpa (cr2_or_gpa); handle_mmio_page_fault: addr (0 on direct MMUs). */
+  addr(i: number): number { return this.num(this.addrC, i); }
+  spurious(i: number): boolean { return bit(this.bits.spurious, i); }
+  fixed(i: number): boolean { return bit(this.bits.fixed, i); }
+  errno(i: number): number { return this.errnoC[i]!; }
+  mmioGen(i: number): number { return this.mmioGenC[i]!; }
+  kvmGen(i: number): number { return this.kvmGenC[i]!; }
+  /** check_mmio_spte: the SPTE's generation matches the VM's. */
+  valid(i: number): boolean { return bit(this.bits.valid, i); }
   /**
    * The shadow page's identity besides gen and gfn: every decoded role field except `invalid`
    * (which flips when the page is zapped) and root_count/unsync (state, not role).

@@ -128,6 +128,42 @@ export interface Notification {
   evidence: Evidence;
 }
 
+/** A fast_page_fault: a vCPU's lockless fix-up attempt on a direct MMU (mmu.c fast_page_fault). */
+export interface FastFault {
+  vm: string;
+  task: Task;
+  line: number;
+  ts: number;
+  gfn: number;
+  /** fixed: the SPTE was changed; spurious: it already allowed the access; fallback: the slow path runs. */
+  outcome: 'fixed' | 'spurious' | 'fallback';
+  /** The model knew the SPTE (placed by gfn and old value; `sptep` is a hashed pointer). */
+  placed: boolean;
+  /** The old value differs from the model's: an untraced change came first (e.g. a dirty-log write-protect). */
+  untracedBefore: boolean;
+}
+
+/** MMIO SPTE events (mmu.c mark_mmio_spte, handle_mmio_page_fault, check_mmio_spte). */
+export interface MmioEvent {
+  vm: string;
+  task: Task;
+  line: number;
+  gfn: number;
+  /** mark: an MMIO SPTE written; fault: an access emulated from one; stale: its generation is obsolete. */
+  kind: 'mark' | 'fault' | 'stale';
+}
+
+/** An eager huge-page split (kvm_mmu_split_huge_page), successful or not. */
+export interface HugeSplit {
+  vm: string;
+  line: number;
+  gfn: number;
+  level: number;
+  errno: number;
+  /** Smaller leaves the model now holds for it (inferred: the kernel writes them untraced). */
+  children: number;
+}
+
 export interface ZapEpisodeZap {
   vm: string;
   pid: number;
@@ -154,6 +190,9 @@ export interface FactListener {
   onEpisodeEnd?(op: Op): void;
   /** Work that holds the VM's mmu_lock (set_spte, get_page, spte_requested, zaps, sync). */
   onMmuLockWork?(vm: string, task: Task): void;
+  onFastFault?(f: FastFault): void;
+  onMmio?(m: MmioEvent): void;
+  onHugeSplit?(s: HugeSplit): void;
   /** The task `prevPid` was switched out. */
   onSchedSwitch?(prevPid: number): void;
 }

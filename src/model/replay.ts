@@ -3,14 +3,14 @@
 // tells the analyses what happened (facts.ts), with the evidence for each fact.
 import type { RecordBatch } from 'apache-arrow';
 import { Ev, EventView } from './event-view.js';
-import type { Evidence, FactListener, LeafInstall, LeafZap, Notification, Op, OpKind, SpteChange, Task } from './facts.js';
+import type { Evidence, FactListener, FastFault, LeafInstall, LeafZap, MmioEvent, Notification, Op, OpKind, SpteChange, Task } from './facts.js';
 import { DEFAULT_RULES, agingFlushes, notifierLockElided, type KernelRules, type RuleSet } from './kernel-rules.js';
 import { hitsOf, type Memslot, type SlotHit } from './memslots.js';
 import {
   classifyChange, isAccessed, isFrozen, isLeaf, isPresent, leafUpdateNeedsFlush, staleEntryHarmful, writeOrDirtyCleared,
   clearAccessed, type ChangeKind, type SpteLayout,
 } from './spte.js';
-import { VmState, shadowGroup, shadowSlot, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
+import { NO_PAGE, VmState, shadowGroup, shadowSlot, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
 
 export interface ReplayOptions {
   memslots?: Memslot[] | null;
@@ -23,6 +23,8 @@ const KERNEL_THREAD = /^(khugepaged|ksmd|kswapd|kcompactd|kdamond|kworker|oom_re
 interface Episode {
   gen: number;
   op: Op;
+  /** Without TGIDs and with several VMs, whose zap_all_fast it is shows only at its first page zap. */
+  vmUnknown: boolean;
 }
 
 interface TaskState {
@@ -37,6 +39,10 @@ interface TaskState {
   cowHva: number;
   /** Shadow pages this task just created, by level, waiting for their first SPTE (its page). */
   newSp: (ShadowPage | null)[];
+  /** The shadow page of this task's last kvm_mmu_get_page. */
+  lastSp: ShadowPage | null;
+  /** The VM a notification was given to only because it was the only one (no TGID): a guess. */
+  guessedVm: VmState | null;
   episode: Episode | null;
 }
 
@@ -124,6 +130,11 @@ export class Replay {
         case Ev.AgeHva: this.notifier(t, i, 'age'); break;
         case Ev.TestAgeHva: this.notifier(t, i, 'test-age'); break;
         case Ev.SetSpteHva: this.notifier(t, i, 'change-pte'); break;
+        case Ev.FastPageFault: this.fastPageFault(t, i); break;
+        case Ev.SplitHugePage: this.splitHugePage(t, i); break;
+        case Ev.MarkMmio: this.mmio(t, i, 'mark'); break;
+        case Ev.HandleMmio: this.mmio(t, i, 'fault'); break;
+        case Ev.CheckMmio: if (!v.valid(i)) this.mmio(t, i, 'stale'); break;
         default: break;
       }
     }
@@ -162,7 +173,7 @@ export class Replay {
       const prev = t;
       t = {
         task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), op: null, note: null,
-        faultGfn: -1, cowHva: -1, newSp: [], episode: null,
+        faultGfn: -1, cowHva: -1, newSp: [], lastSp: null, guessedVm: null, episode: null,
       };
       if (prev) this.closeOp(prev);
       this.tasks.set(pid, t);
@@ -222,12 +233,17 @@ export class Replay {
       this.pageOwner.set(page, vm);
       return vm;
     }
-    // keep the older VM; move the newer one's state into it
-    const [keep, gone] = o.id < vm.id ? [o, vm] : [vm, o];
+    const keep = this.merge(o, vm);
+    this.pageOwner.set(page, keep);
+    return keep;
+  }
+
+  /** Two task groups turned out to be one VM: keep the older, move the newer one's state into it. */
+  private merge(a: VmState, b: VmState): VmState {
+    const [keep, gone] = a.id < b.id ? [a, b] : [b, a];
     keep.absorb(gone);
     this.vms.delete(gone.id);
     this.mergedInto.set(gone.id, keep);
-    this.pageOwner.set(page, keep);
     return keep;
   }
 
@@ -412,7 +428,8 @@ export class Replay {
     this.detectFlavour(level, hi, lo);
     if (!isPresent(this.layout, hi, lo)) return;
     const slot = shadowSlot(sptep);
-    const old = vm.getLeaf(page, slot);
+    let old = vm.getLeaf(page, slot);
+    if (!old && vm.unplacedSplitTables > 0 && !vm.spOfPage.has(page)) old = this.placeSplitTable(vm, page, slot, gfn, level);
     if (old && old.gfn === gfn) {
       const kind = classifyChange(this.layout, level, old.hi, old.lo, hi, lo);
       if (kind === 'same') {
@@ -448,7 +465,7 @@ export class Replay {
     const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
     let sp = vm.shadowPages.get(key);
     if (!sp || v.created(i)) {
-      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: -1 };
+      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: NO_PAGE };
       vm.shadowPages.set(key, sp);
       if (v.created(i)) {
         t.newSp[sp.level] = sp;
@@ -457,6 +474,7 @@ export class Replay {
         }
       }
     }
+    t.lastSp = sp;
   }
 
   /**
@@ -479,6 +497,19 @@ export class Replay {
     const v = this.view;
     const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
     this.joinVmHaving(t, (vm) => vm.shadowPages.has(key));
+    const e = t.episode;
+    if (e?.vmUnknown) {
+      if (!t.vm) {
+        // a page no VM has (or several have): still not known whose zap_all_fast this is
+        e.op.tablesZapped++;
+        this.episodeZap(e.op, i);
+        return;
+      }
+      // the first known obsolete page names the VM (mmu_lock is held since the zap_all_fast: no
+      // vCPU has installed anything of the new generation yet)
+      e.vmUnknown = false;
+      this.obsoleteAll(t, t.vm, e.gen, e.op);
+    }
     const vm = this.lockWork(t);
     const sp = vm.shadowPages.get(key);
     const secondHalf = v.invalid(i);
@@ -498,13 +529,13 @@ export class Replay {
       this.episodeZap(op, i);
     }
     // mmu.c __kvm_mmu_prepare_zap_page → kvm_mmu_page_unlink_children: the page's leaves are dropped
-    if (sp && sp.page >= 0 && !secondHalf) {
+    if (sp && sp.page !== NO_PAGE && !secondHalf) {
       for (const leaf of vm.leavesInPage(sp.page)) this.zapLeaf(vm, leaf, op, 'inferred', v.lineNo(i), v.tsNs(i));
     }
     // a root still referenced stays alive (invalid) until its second zap (§5.2)
     if (sp && (v.rootCount(i) === 0 || secondHalf)) {
       vm.shadowPages.delete(key);
-      if (sp.page >= 0) {
+      if (sp.page !== NO_PAGE) {
         vm.spOfPage.delete(sp.page);
         this.pageOwner.delete(sp.page); // freed: another VM may get the page next
       }
@@ -519,20 +550,25 @@ export class Replay {
 
   private zapAllFast(t: TaskState, i: number): void {
     const v = this.view;
-    const vm = t.vm ?? this.onlyVm() ?? this.ownVm(t);
+    const gen = v.validGen(i);
+    const vm = t.vm ?? this.onlyVm() ?? (this.sawTgid || this.vms.size === 0 ? this.ownVm(t) : null);
+    const op = this.startOp(t, 'zap-all-fast', vm ?? blankVm, i);
+    t.episode = { gen, op, vmUnknown: vm === null };
+    if (vm) this.obsoleteAll(t, vm, gen, op);
+    this.startEpisode(op, v.usedPages(i));
+  }
+
+  /**
+   * mmu.c kvm_mmu_zap_all_fast: the trace prints the generation being made obsolete, then flips it;
+   * every shadow page of the old generation is obsolete, vCPUs reload roots and kvm_zap_obsolete_pages
+   * drops them all, their leaves with them (inferred: untraced).
+   */
+  private obsoleteAll(t: TaskState, vm: VmState, gen: number, op: Op): void {
     t.vm = vm;
     vm.tasks.set(t.task.pid, t.task.comm);
-    const gen = v.validGen(i);
-    // mmu.c kvm_mmu_zap_all_fast: the trace prints the generation being made obsolete, then flips it
     vm.validGen = gen ^ 1;
-    const op = this.startOp(t, 'zap-all-fast', vm, i);
-    if (!vm.isTdp) {
-      // every shadow page of the old generation is obsolete: vCPUs reload roots and
-      // kvm_zap_obsolete_pages drops them all, their leaves with them (inferred: untraced)
-      for (const leaf of vm.allLeaves()) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
-    }
-    t.episode = { gen, op };
-    this.startEpisode(op, v.usedPages(i));
+    op.vm = vm.id;
+    if (!vm.isTdp) for (const leaf of vm.allLeaves()) this.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
   }
 
   /** The zapper did something other than zapping obsolete pages: its zap_all_fast is over. */
@@ -581,6 +617,15 @@ export class Replay {
       // roots nor VM teardown flush (kvm_tdp_mmu_zap_invalidated_roots, kvm_tdp_mmu_zap_all)
       op.kind = 'zap-root';
     }
+    if (kind === 'split') {
+      // tdp_mmu.c tdp_mmu_split_huge_page: a table of 512 leaves with the huge leaf's translation
+      // replaces it (eager splitting; the fault path zaps a huge leaf first): no zap, no flush
+      const had = vm.getLeaf(group, slot);
+      if (had) vm.removeLeaf(had);
+      this.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
+      this.splitChildren(vm, tdpGroup(asId, gfn, level - 1), false, asId, gfn, level, oHi, oLo);
+      return;
+    }
     if (oldLeaf && !newLeaf) {
       // tdp_mmu.c tdp_mmu_iter_cond_resched: zap walks may drop mmu_lock between SPTEs
       this.episodeZap(op, i);
@@ -588,7 +633,6 @@ export class Replay {
       leaf.hi = oHi;
       leaf.lo = oLo;
       this.zapLeaf(vm, leaf, op, 'observed', line, ts);
-      if (kind === 'split') this.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
       return;
     }
     if (kind === 'unlink') op.tablesZapped++;
@@ -617,6 +661,144 @@ export class Replay {
     }
   }
 
+  // ---- lockless fast path, eager splits, MMIO ---------------------------------------------
+
+  /**
+   * mmu.c fast_page_fault: a vCPU fixes a present leaf of a direct MMU without mmu_lock (a dirty-log
+   * write-protect or access tracking undone by cmpxchg); it only adds permissions, so it never flushes.
+   * The event is the only trace of the change (reference §1.1); its sptep is a hashed pointer, so the
+   * leaf is found by frame (cr2_or_gpa is a gpa on direct MMUs) and old value.
+   */
+  private fastPageFault(t: TaskState, i: number): void {
+    const v = this.view;
+    const vm = this.ownVm(t);
+    this.closeOp(t);
+    const gfn = Math.floor(v.addr(i) / PAGE);
+    const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
+    const outcome = v.fixed(i) ? 'fixed' : v.spurious(i) ? 'spurious' : 'fallback';
+    const fact: FastFault = { vm: vm.id, task: t.task, line: v.lineNo(i), ts: v.tsNs(i), gfn, outcome, placed: false, untracedBefore: false };
+    // a non-present old value is the last SPTE of a walk that stopped above the leaf: nothing to place
+    const leaf = isPresent(this.layout, oHi, oLo) ? vm.leafMapping(gfn, oHi, oLo) : null;
+    if (leaf) {
+      fact.placed = true;
+      if (leaf.hi !== oHi || leaf.lo !== oLo) {
+        // the walk read a value no traced event wrote (shadow MMU dirty-log write-protect, sync_page)
+        fact.untracedBefore = true;
+        const kind = classifyChange(this.layout, leaf.level, leaf.hi, leaf.lo, oHi, oLo);
+        this.change(vm, this.untracedOp(vm, t, i), leaf.asId, leaf.gfn, leaf.level, leaf.sptep, kind, leaf.hi, leaf.lo, oHi, oLo, i, 'inferred');
+        leaf.hi = oHi;
+        leaf.lo = oLo;
+      }
+    }
+    if (outcome === 'fixed') {
+      const op = this.startOp(t, 'fast-fault', vm, i);
+      const level = leaf?.level ?? 0;
+      const kind = classifyChange(this.layout, leaf?.level ?? 1, oHi, oLo, nHi, nLo);
+      this.change(vm, op, leaf?.asId ?? 0, leaf?.gfn ?? gfn, level, leaf?.sptep ?? -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
+      if (leaf) {
+        leaf.hi = nHi;
+        leaf.lo = nLo;
+      }
+      this.closeOp(t);
+    }
+    for (const l of this.listeners) l.onFastFault?.(fact);
+  }
+
+  /**
+   * tdp_mmu.c tdp_mmu_split_huge_page / mmu.c shadow_mmu_try_split_huge_page: eager splitting (dirty
+   * logging) replaces a huge leaf with a table of smaller leaves of the same translation, written
+   * untraced; the tracepoint follows, errno ≠ 0 when nothing was split. No flush (same translation).
+   */
+  private splitHugePage(t: TaskState, i: number): void {
+    const v = this.view;
+    let vm = this.lockWork(t);
+    const gfn = v.gfn(i), level = v.level(i), errno = v.errno(i);
+    let children = 0;
+    const table = t.lastSp && t.lastSp.gfn === gfn && t.lastSp.level === level - 1 ? t.lastSp : null;
+    t.newSp[level - 1] = null; // the page allocated for the split gets no traced SPTE
+    if (errno === 0 && !vm.isTdp) {
+      // the TDP MMU traced the huge leaf → table change just before (tdpChanged, kind split)
+      const hi = v.spteHi(i), lo = v.spteLo(i);
+      const isHuge = (l: Leaf | null): l is Leaf => l !== null && l.level === level && l.hi === hi && l.lo === lo;
+      let huge = vm.leafMapping(gfn, hi, lo);
+      if (!isHuge(huge) && !this.sawTgid) {
+        // without TGIDs: the task splitting another task group's huge SPTE (the VMM thread, in a
+        // dirty-log ioctl) belongs to that group's VM
+        const owner = [...this.vms.values()].find((o) => o !== vm && isHuge(o.leafMapping(gfn, hi, lo)));
+        if (owner) {
+          vm = this.merge(owner, vm);
+          t.vm = vm;
+          huge = vm.leafMapping(gfn, hi, lo);
+        }
+      }
+      if (isHuge(huge)) {
+        // the new table's address (the new SPTE) is not in the trace
+        this.change(vm, t.op, huge.asId, gfn, level, huge.sptep, 'split', huge.hi, huge.lo, 0, 0, i, 'observed');
+        vm.removeLeaf(huge);
+      }
+      if (table) {
+        if (table.page === NO_PAGE) table.page = tdpGroup(0, gfn, level - 1);
+        vm.spOfPage.set(table.page, table);
+      }
+      const group = table?.page ?? tdpGroup(0, gfn, level - 1);
+      if (group < 0 && !vm.hasLeavesInPage(group)) vm.unplacedSplitTables++;
+      children = this.splitChildren(vm, group, group >= 0, 0, gfn, level, hi, lo);
+    } else if (errno === 0) {
+      children = 512;
+    }
+    for (const l of this.listeners) l.onHugeSplit?.({ vm: vm.id, line: v.lineNo(i), gfn, level, errno, children });
+  }
+
+  /**
+   * The smaller leaves of a split huge leaf (spte.c make_huge_page_split_spte): the huge value with
+   * the child's pfn offset, PS cleared at 4K. Where the NX-huge-page mitigation is on, 4K children
+   * get X back; the trace does not show the module parameter, so X is left as the huge leaf had it.
+   * Leaves the table already holds stay (mmu.c shadow_mmu_split_huge_page keeps present SPTEs).
+   */
+  private splitChildren(vm: VmState, group: number, physical: boolean, asId: number, gfn: number, level: number, hi: number, lo: number): number {
+    const child = level - 1;
+    const frames = 512 ** (child - 1);
+    const cLo = child === 1 ? (lo & ~0x80) >>> 0 : lo;
+    let added = 0;
+    for (let slot = 0; slot < 512; slot++) {
+      if (vm.getLeaf(group, slot)) continue;
+      const off = slot * frames;
+      // the huge pfn is aligned, so OR-ing in the child's pfn offset is an add at bit 12
+      const sum = cLo + off * 4096;
+      const nHi = (hi + Math.floor(sum / 0x100000000)) >>> 0;
+      vm.setLeaf(group, slot, asId, gfn + off, child, physical ? group * 4096 + slot * 8 : -1, nHi, sum >>> 0);
+      added++;
+    }
+    return added;
+  }
+
+  /** A set_spte into a table an eager split filled: its address is now known (shadow MMU). */
+  private placeSplitTable(vm: VmState, page: number, slot: number, gfn: number, level: number): Leaf | undefined {
+    const key = tdpGroup(0, gfn, level);
+    const sp = vm.spOfPage.get(key);
+    if (!sp && !vm.hasLeavesInPage(key)) return undefined;
+    if (vm.moveGroup(key, page, (s) => page * 4096 + s * 8)) vm.unplacedSplitTables--;
+    if (sp) {
+      vm.spOfPage.delete(sp.page);
+      sp.page = page;
+      vm.spOfPage.set(page, sp);
+    }
+    return vm.getLeaf(page, slot);
+  }
+
+  /**
+   * MMIO SPTEs (reference §3): mark_mmio_spte under mmu_lock ends a fault on a gfn without memslot;
+   * handle_mmio_page_fault (lockless) emulates an access from a cached MMIO SPTE; check_mmio_spte
+   * with valid 0 found an obsolete generation (a memslot update), so the fault path re-creates it.
+   */
+  private mmio(t: TaskState, i: number, kind: MmioEvent['kind']): void {
+    const v = this.view;
+    const vm = kind === 'mark' ? this.lockWork(t) : this.ownVm(t);
+    if (kind === 'mark' && t.op?.kind === 'fault') this.closeOp(t);
+    const fact: MmioEvent = { vm: vm.id, task: t.task, line: v.lineNo(i), gfn: kind === 'stale' ? -1 : v.gfn(i), kind };
+    for (const l of this.listeners) l.onMmio?.(fact);
+  }
+
   /** EPT leaves carry a memory type (bits 3–5 = WB 110b); x86 PTEs have PWT/PCD clear there. */
   private detectFlavour(level: number, hi: number, lo: number): void {
     if (this.eptKnown || !isPresent(this.layout, hi, lo) || !isLeaf(level, lo)) return;
@@ -642,8 +824,13 @@ export class Replay {
     const hvaStart = v.hvaStart(i);
     const hvaEnd = v.hvaEnd(i);
     const { vm, by } = this.notifierVm(t, hvaStart, hvaEnd);
-    // the VMM's own threads (ioctl thread: mprotect, madvise, memslot changes) belong to its VM
-    if (vm && by === 'only-vm' && !t.kernelThread) vm.tasks.set(t.task.pid, t.task.comm);
+    // the VMM's own threads (ioctl thread: mprotect, madvise, memslot changes) belong to its VM; a
+    // guess while it was the only VM gives way to memslot evidence
+    if (vm && !t.kernelThread && (by === 'only-vm' || (by === 'memslot' && t.guessedVm))) {
+      if (t.guessedVm && t.guessedVm !== vm) t.guessedVm.tasks.delete(t.task.pid);
+      vm.tasks.set(t.task.pid, t.task.comm);
+      t.guessedVm = by === 'only-vm' ? vm : null;
+    }
     const opKind: OpKind = kind === 'unmap' ? 'notifier-unmap' : kind === 'age' ? 'notifier-age' : kind === 'test-age' ? 'notifier-test-age' : 'notifier-change-pte';
     this.closeOp(t);
     const note: Notification = {
@@ -735,6 +922,9 @@ export class Replay {
   }
 }
 
+/** Placeholder for an op whose VM is not known yet (its id is ''). */
+const blankVm = new VmState('', null);
+
 function blankOp(id: number, kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
   return {
     id, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
@@ -766,6 +956,10 @@ export function decideFlush(op: Op, set: RuleSet): void {
     case 'zap-pages':
       op.flushIssued = op.tablesZapped + op.leafZaps + op.rootsFreed > 0;
       op.flushRule = 'mmu.c kvm_mmu_commit_zap_page: one flush per non-empty invalid_list';
+      break;
+    case 'fast-fault':
+      op.flushIssued = false;
+      op.flushRule = 'mmu.c fast_page_fault: a lockless cmpxchg that only adds permissions never flushes';
       break;
     case 'zap-root':
       op.flushIssued = false;

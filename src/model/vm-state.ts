@@ -20,9 +20,16 @@ export interface ShadowPage {
   gfn: number;
   role: string;
   level: number;
-  /** Physical page of its SPTEs (sptep >> 12), learned from the first SPTE set in it, else -1. */
+  /**
+   * Leaf group of its SPTEs: the physical page (sptep >> 12) learned from the first SPTE set in it;
+   * for a table an eager split filled untraced, a tdpGroup key until an SPTE shows its address;
+   * else NO_PAGE.
+   */
   page: number;
 }
+
+/** A shadow page whose SPTEs' address is not known yet (tdpGroup keys are ≤ -2). */
+export const NO_PAGE = -1;
 
 // Leaves live in groups of 512 slots, one per page table, keyed by small integers (V8 hashes
 // those fast; SPTE addresses and gfn-derived keys above 2^31 are slow Map keys):
@@ -57,6 +64,8 @@ export class VmState {
   memslots: Memslot[] | null = null;
   /** kvm->arch.mmu_valid_gen (flipped by kvm_mmu_zap_all_fast). */
   validGen = 0;
+  /** Tables an eager split filled that no SPTE address has placed yet (Replay.placeSplitTable). */
+  unplacedSplitTables = 0;
   /** kvm_tdp_mmu_spte_changed seen: its zaps are traced, not inferred. */
   isTdp = false;
   readonly tasks = new Map<number, string>();
@@ -140,6 +149,37 @@ export class VmState {
     return out;
   }
 
+  /**
+   * The present leaf that maps `gfn` at any level (4K, 2M, 1G), preferring one that holds (hi, lo):
+   * for events that name a frame but no SPTE address (fast_page_fault's sptep is a hashed pointer).
+   */
+  leafMapping(gfn: number, hi: number, lo: number): Leaf | null {
+    let any: Leaf | null = null;
+    for (let level = 1; level <= 3; level++) {
+      const base = gfn - (gfn % 512 ** (level - 1));
+      for (let l = this.byGfn.get(base) ?? null; l; l = l.nextSameGfn) {
+        if (l.level !== level) continue;
+        if (l.hi === hi && l.lo === lo) return l;
+        any ??= l;
+      }
+    }
+    return any;
+  }
+
+  /** Moves a page table's leaves to another group key (a table whose address became known). */
+  moveGroup(from: number, to: number, sptepOf: (slot: number) => number): boolean {
+    const g = this.groups.get(from);
+    if (!g || this.groups.has(to)) return false;
+    this.groups.delete(from);
+    this.groups.set(to, g);
+    for (const l of g.slots) {
+      if (!l) continue;
+      l.group = to;
+      l.sptep = sptepOf(l.slot);
+    }
+    return true;
+  }
+
   /** Present leaves in the shadow page whose SPTEs live in physical page `page`. */
   leavesInPage(page: number): Leaf[] {
     const g = this.groups.get(page);
@@ -166,6 +206,7 @@ export class VmState {
     for (const [k, sp] of o.shadowPages) if (!this.shadowPages.has(k)) this.shadowPages.set(k, sp);
     for (const [p, sp] of o.spOfPage) this.spOfPage.set(p, sp);
     for (const [pid, comm] of o.tasks) this.tasks.set(pid, comm);
+    this.unplacedSplitTables += o.unplacedSplitTables;
     this.inferred.absorb(o.inferred);
   }
 }

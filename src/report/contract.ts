@@ -8,6 +8,8 @@ import type { EpisodeSummary } from '../analyses/lock-breaks.js';
 import type { SourceTotals } from '../analyses/notifications.js';
 import type { ZapOutcome } from '../analyses/zaps.js';
 import type { Evidence } from '../model/facts.js';
+import type { FastFaultsData } from '../analyses/fast-faults.js';
+import type { MmioData } from '../analyses/mmio.js';
 
 /** The input section: the ingest's own accounting, plus what the batches showed (CPUs). */
 export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' | 'blankLines'> & {
@@ -59,6 +61,9 @@ export interface FindingsReport {
   aging: { ageCalls: number; testAgeCalls: number; young: number; youngUnknown: number; flushes: number; byTask: Record<string, { age: number; testAge: number; young: number }> };
   spteChanges: Record<string, number>;
   shadowPages: { created: number; zapped: number; zappedInUse: number; freedRoots: number };
+  hugeSplits: { split: number; failed: number; childrenInferred: number };
+  fastFaults: FastFaultsData;
+  mmio: MmioData;
 }
 
 export interface ModelReport {
@@ -148,6 +153,9 @@ function findingsReport(f: FindingsData): FindingsReport {
     aging: f.notifications.aging,
     spteChanges: f.spte.byKind,
     shadowPages: f.spte.shadowPageCounts,
+    hugeSplits: f.spte.hugeSplits,
+    fastFaults: f.fastFaults,
+    mmio: f.mmio,
   };
 }
 

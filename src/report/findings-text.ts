@@ -46,5 +46,17 @@ export function renderFindings(r: AnalyzeReport, c: Colors): string[] {
   if (a.ageCalls + a.testAgeCalls > 0) {
     out.push(`  aging: ${a.ageCalls} age, ${a.testAgeCalls} test_age; young ${a.young} known, ${a.youngUnknown} unknown; flushes ${a.flushes}`);
   }
+  const ff = f.fastFaults;
+  const hs = f.hugeSplits;
+  const mm = f.mmio;
+  if (ff.fixed + ff.spurious + ff.fallback + hs.split + hs.failed + mm.marked + mm.emulated + mm.staleGeneration > 0) out.push('', c.bold('fast path, splits, MMIO'));
+  if (ff.fixed + ff.spurious + ff.fallback > 0) {
+    out.push(`  fast page faults (lockless, no flush): ${ff.fixed} fixed, ${ff.spurious} spurious, ${ff.fallback} to the slow path`,
+      `    ${ff.afterUntracedChange} after an untraced change (inferred), ${ff.unplaced} on SPTEs no event showed`);
+  }
+  if (hs.split + hs.failed > 0) out.push(`  eager huge-page splits: ${hs.split} split (no flush), ${hs.failed} failed; ${hs.childrenInferred} smaller leaves inferred`);
+  if (mm.marked + mm.emulated + mm.staleGeneration > 0) {
+    out.push(`  MMIO SPTEs: ${mm.marked} created on ${mm.gfns} gfns, ${mm.emulated} accesses emulated from them, ${mm.staleGeneration} obsolete after a memslot update`);
+  }
   return out;
 }
