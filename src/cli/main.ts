@@ -10,6 +10,7 @@ import { TOOL_VERSION } from '../version.js';
 import { analyzeTrace, type PipelineOptions } from './pipeline.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { rulesFromOption } from '../model/kernel-rules.js';
+import { renderMarkdown } from '../report/markdown.js';
 import { renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -88,13 +89,16 @@ async function main(argv: string[]): Promise<void> {
       'analyze <trace>',
       'summarize a trace (file, .gz, or - for stdin)',
       (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
-        .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'report format' })
+        .option('format', {
+          choices: ['text', 'md', 'lkml', 'json'] as const, default: 'text' as const,
+          describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json',
+        })
         .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
       async (a) => {
         const report = await analyzeTrace(inputPath(a.trace), pipelineOptions(a));
-        process.stdout.write(a.format === 'json'
-          ? `${JSON.stringify(report, null, 2)}\n`
-          : renderText(report, { color: useColor(a.color) }));
+        process.stdout.write(a.format === 'json' ? `${JSON.stringify(report, null, 2)}\n`
+          : a.format === 'text' ? renderText(report, { color: useColor(a.color) })
+            : renderMarkdown(report));
         if (report.input.truncated) {
           // the report covers what could be read; the input itself was not whole
           process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);

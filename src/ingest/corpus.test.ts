@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { SHARED_TRACES, haveSharedTraces, readCounts } from '../testing/fixtures.js';
 import { analyzeTrace } from '../cli/pipeline.js';
 import { runNamedQuery } from '../store/sql.js';
+import { renderMarkdown, MD_WIDTH } from '../report/markdown.js';
+import { renderText, TEXT_WIDTH } from '../report/text.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
 
@@ -42,6 +44,12 @@ for (const { trace, counts } of corpusTraces()) {
     assert.equal(f.notifications.total, notifierEvents);
     assert.equal(Object.values(f.redundantZaps.byOutcome).reduce((a, b) => a + b, 0), f.redundantZaps.zaps);
     for (const e of f.lockBreaks.list) if (e.maxBreaks !== null) assert.ok(e.breaksObserved <= e.maxBreaks, `episode at line ${e.line}`);
+    // every report format renders it within its width (md: plain ASCII for mail)
+    const tooWide = (text: string, width: number): string[] => text.split('\n').filter((l) => l.length > width);
+    assert.deepEqual(tooWide(renderText(r, { color: false }), TEXT_WIDTH), []);
+    const md = renderMarkdown(r);
+    assert.deepEqual(tooWide(md, MD_WIDTH), []);
+    assert.match(md, /^[\x20-\x7e\n]*$/);
   });
 }
 

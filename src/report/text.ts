@@ -1,61 +1,38 @@
-// Human-readable analyze report (≤ 100 columns; colour only when asked for).
+// Terminal report: the sections of sections.ts in ≤ 100 columns, colour only when asked for.
 import pc from 'picocolors';
+import wrapAnsi from 'wrap-ansi';
 import type { AnalyzeReport } from './contract.js';
+import { findingSections, inputSections, summaryItems, type Section, type TextBlock } from './sections.js';
 import { renderTable } from './table.js';
-import { renderFindings } from './findings-text.js';
 
 export interface TextOptions {
   color: boolean;
 }
 
-function seconds(first: string | null, last: string | null, clock: string): string {
-  if (first === null || last === null) return 'no events';
-  if (clock === 'counter') return `${first} .. ${last} (counter clock, raw ticks)`;
-  const span = Number(last) - Number(first);
-  return `${first} .. ${last} s (${span.toFixed(6)} s)`;
+export const TEXT_WIDTH = 100;
+
+/** Prose indented by `indent`, continuation lines 2 deeper, within the width. */
+export function wrapIndented(text: string, indent: number, width: number): string[] {
+  const lines = wrapAnsi(text, width - indent - 2, { hard: true, trim: true }).split('\n');
+  return lines.map((l, i) => `${' '.repeat(i === 0 ? indent : indent + 2)}${l}`);
 }
 
 export function renderText(r: AnalyzeReport, opts: TextOptions): string {
   const c = pc.createColors(opts.color);
-  const out: string[] = [];
-  const kv = (k: string, v: string): void => void out.push(`${c.bold(k.padEnd(10))}${v}`);
-  const i = r.input;
-  out.push(c.bold(`mmu-trace ${r.tool.version} — ${i.path}`), '');
-  kv('format', `${i.format} (${i.formatReason})${i.compressed ? ', gzip' : ''}`);
-  kv('lines', `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames`);
-  const skipped = i.skippedLines === 0 ? c.green('0 skipped') : c.yellow(`${i.skippedLines} skipped`);
-  const lost = i.lostEvents === 0 ? c.green('0 lost') : c.red(`${i.lostEvents} lost`);
-  kv('health', `${skipped}, ${lost}${i.entries ? ` (entries-in-buffer/written ${i.entries.inBuffer}/${i.entries.written})` : ''}`
-    + `${i.lostMarkers ? `, ${i.lostMarkers} LOST markers` : ''}`);
-  if (i.truncated) kv('truncated', c.red(i.truncated));
-  kv('time', seconds(i.firstTs, i.lastTs, i.clock));
-  kv('cpus', `${i.cpus} (seen: ${i.cpusSeen.join(', ') || 'none'})`);
-  const k = r.kernel;
-  kv('role', `layout ${k.roleLayout} (kernels ${k.roleLayoutKernels}; ${k.roleLayoutSource === 'default' ? 'assumed, use --role-layout to change' : `from ${k.roleLayoutSource}`})`);
-  for (const [name, h] of Object.entries(k.hints)) kv('hint', `${name}: ${h.value} (line ${h.line})`);
-  kv('mmu', { tdp: 'TDP MMU (kvm_tdp_mmu_spte_changed events)', shadow: 'shadow MMU (SPTE events, no kvm_tdp_mmu_spte_changed)', unknown: 'no SPTE events' }[k.mmu]);
-  if (i.skippedLines > 0) {
-    out.push('', c.bold('skipped lines'));
-    out.push(renderTable(['reason', 'lines'], Object.entries(i.skippedByReason), [false, true]));
-    for (const ex of i.skipExamples.slice(0, 5)) {
-      out.push(`  ${i.path}:${ex.line}${ex.column !== null ? `:${ex.column}` : ''}: ${ex.reason}: ${ex.message}`.slice(0, 100));
+  const tone = (t: TextBlock['tone'], s: string): string => (t === 'good' ? c.green(s) : t === 'warn' ? c.yellow(s) : t === 'bad' ? c.red(s) : s);
+  const out: string[] = [...wrapIndented(`mmu-trace ${r.tool.version} — ${r.input.path}`, 0, TEXT_WIDTH).map((l) => c.bold(l)), ''];
+  for (const item of summaryItems(r)) {
+    const [first, ...rest] = wrapIndented(item.value, 10, TEXT_WIDTH);
+    out.push(`${c.bold(item.key.padEnd(10))}${tone(item.tone, first!.trimStart())}`, ...rest);
+  }
+  const section = (s: Section): void => {
+    out.push('', ...wrapIndented(s.title, 0, TEXT_WIDTH).map((l) => c.bold(l)));
+    for (const b of s.blocks) {
+      if (b.kind === 'table') out.push(renderTable(b.head, b.rows, b.numeric, { maxWidth: TEXT_WIDTH }));
+      else out.push(...wrapIndented(b.text, 2, TEXT_WIDTH).map((l) => tone(b.tone, l)));
     }
-  }
-  const undecoded = Object.entries(i.undecodedEvents);
-  if (undecoded.length > 0) {
-    out.push('', c.bold('events kept with raw payload (no decoder variant matched)'));
-    out.push(renderTable(['event', 'count'], undecoded, [false, true]));
-  }
-  out.push('', c.bold('events'));
-  out.push(renderTable(['event', 'group', 'count'],
-    Object.entries(r.events.byName).map(([n, v]) => [n, r.events.groupOf[n] ?? '', v]), [false, false, true]));
-  out.push('', c.bold('tasks with KVM events'));
-  out.push(renderTable(['pid', 'tgid', 'comm', 'events', 'kvm events'],
-    r.kvmTasks.slice(0, 20).map((t) => [t.pid, t.tgid ?? '-', t.comm, t.events, t.kvmEvents]), [true, true, false, true, true]));
-  if (r.kvmTasks.length > 20) out.push(`  ... ${r.kvmTasks.length - 20} more`);
-  out.push('', c.bold('VMs'));
-  if (r.vms.length === 0) out.push(`  ${r.vmsNote ?? ''}`);
-  for (const vm of r.vms) out.push(`  ${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map((t) => `${t.comm}-${t.pid}`).join(', ')})`.slice(0, 100));
-  out.push(...renderFindings(r, c));
+  };
+  for (const s of inputSections(r)) section(s);
+  for (const s of findingSections(r)) section(s);
   return out.join('\n') + '\n';
 }

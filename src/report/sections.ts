@@ -1,0 +1,150 @@
+// What a human-readable report says, once: the summary and one section per finding family, as
+// titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
+import type { AnalyzeReport } from './contract.js';
+
+export interface TableBlock {
+  kind: 'table';
+  head: string[];
+  rows: (string | number)[][];
+  /** Right-aligned (numeric) columns. */
+  numeric: boolean[];
+}
+
+export interface TextBlock {
+  kind: 'text';
+  text: string;
+  /** How it should stand out where colour is available. */
+  tone?: 'good' | 'warn' | 'bad';
+}
+
+export type Block = TableBlock | TextBlock;
+
+export interface Section {
+  title: string;
+  blocks: Block[];
+}
+
+/** A key/value line of the summary; `tone` marks health figures. */
+export interface SummaryItem {
+  key: string;
+  value: string;
+  tone?: 'good' | 'warn' | 'bad';
+}
+
+const text = (t: string, tone?: TextBlock['tone']): TextBlock => (tone ? { kind: 'text', text: t, tone } : { kind: 'text', text: t });
+const table = (head: string[], rows: (string | number)[][], numeric: boolean[]): TableBlock => ({ kind: 'table', head, rows, numeric });
+
+function timeSpan(first: string | null, last: string | null, clock: string): string {
+  if (first === null || last === null) return 'no events';
+  if (clock === 'counter') return `${first} .. ${last} (counter clock, raw ticks)`;
+  return `${first} .. ${last} s (${(Number(last) - Number(first)).toFixed(6)} s)`;
+}
+
+export function summaryItems(r: AnalyzeReport): SummaryItem[] {
+  const i = r.input;
+  const k = r.kernel;
+  const out: SummaryItem[] = [
+    { key: 'format', value: `${i.format} (${i.formatReason})${i.compressed ? ', gzip' : ''}` },
+    { key: 'lines', value: `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames` },
+    { key: 'skipped', value: `${i.skippedLines} lines`, tone: i.skippedLines === 0 ? 'good' : 'warn' },
+    {
+      key: 'lost', tone: i.lostEvents === 0 ? 'good' : 'bad',
+      value: `${i.lostEvents} events${i.entries ? ` (entries-in-buffer/written ${i.entries.inBuffer}/${i.entries.written})` : ''}`
+        + `${i.lostMarkers ? `, ${i.lostMarkers} LOST markers` : ''}`,
+    },
+  ];
+  if (i.truncated) out.push({ key: 'truncated', value: i.truncated, tone: 'bad' });
+  out.push(
+    { key: 'time', value: timeSpan(i.firstTs, i.lastTs, i.clock) },
+    { key: 'cpus', value: `${i.cpus} (seen: ${i.cpusSeen.join(', ') || 'none'})` },
+    { key: 'role', value: `layout ${k.roleLayout} (kernels ${k.roleLayoutKernels}; ${k.roleLayoutSource === 'default' ? 'assumed, use --role-layout to change' : `from ${k.roleLayoutSource}`})` },
+  );
+  for (const [name, h] of Object.entries(k.hints)) out.push({ key: 'hint', value: `${name}: ${h.value} (line ${h.line})` });
+  out.push({ key: 'mmu', value: { tdp: 'TDP MMU (kvm_tdp_mmu_spte_changed events)', shadow: 'shadow MMU (SPTE events, no kvm_tdp_mmu_spte_changed)', unknown: 'no SPTE events' }[k.mmu] });
+  if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE flavour ${r.model.spteFlavour}: ${r.model.rules.why}` });
+  return out;
+}
+
+/** Input problems, the event mix, tasks and VMs: what the trace is, before what the model found. */
+export function inputSections(r: AnalyzeReport): Section[] {
+  const i = r.input;
+  const out: Section[] = [];
+  if (i.skippedLines > 0) {
+    out.push({
+      title: 'skipped lines',
+      blocks: [
+        table(['reason', 'lines'], Object.entries(i.skippedByReason), [false, true]),
+        ...i.skipExamples.slice(0, 5).map((ex) => text(`${i.path}:${ex.line}${ex.column !== null ? `:${ex.column}` : ''}: ${ex.reason}: ${ex.message}`)),
+      ],
+    });
+  }
+  const undecoded = Object.entries(i.undecodedEvents);
+  if (undecoded.length > 0) out.push({ title: 'events kept with raw payload (no decoder variant matched)', blocks: [table(['event', 'count'], undecoded, [false, true])] });
+  out.push({
+    title: 'events',
+    blocks: [table(['event', 'group', 'count'], Object.entries(r.events.byName).map(([n, v]) => [n, r.events.groupOf[n] ?? '', v]), [false, false, true])],
+  });
+  const tasks: Block[] = [table(['pid', 'tgid', 'comm', 'events', 'kvm events'],
+    r.kvmTasks.slice(0, 20).map((t) => [t.pid, t.tgid ?? '-', t.comm, t.events, t.kvmEvents]), [true, true, false, true, true])];
+  if (r.kvmTasks.length > 20) tasks.push(text(`... ${r.kvmTasks.length - 20} more`));
+  out.push({ title: 'tasks with KVM events', blocks: tasks });
+  const vms: Block[] = r.vms.length === 0 ? [text(r.vmsNote ?? '')] : r.vms.map((vm) => text(`${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map((t) => `${t.comm}-${t.pid}`).join(', ')})`));
+  if (r.model) vms.push(text(`how: ${r.model.vmSplit}`));
+  for (const vm of r.vms) {
+    if (vm.memslots === 'inferred') vms.push(text(`${vm.id}: memslots inferred: hva = gfn*4096 + ${vm.inferredOffsets!.map((o) => `${o.delta} (${o.anchors} anchors)`).join(', ')}`));
+    else if (vm.memslots === 'none') vms.push(text(`${vm.id}: no memslots (pass --memslots): notifier overlap unknown`));
+  }
+  out.push({ title: 'VMs', blocks: vms });
+  return out;
+}
+
+/** One section per finding family (issue 3 / design.md §5), each number with its evidence. */
+export function findingSections(r: AnalyzeReport): Section[] {
+  const f = r.findings;
+  if (!f) return [];
+  const out: Section[] = [];
+  const z = f.redundantZaps;
+  const ev = (e: Record<string, number>): string => `observed ${e.observed}, inferred ${e.inferred}, suspected ${e.suspected}`;
+  const zaps: Block[] = [
+    table(['cause', 'identical', 'upgrade', 'downgrade', 'needed', 'unresolved'],
+      Object.entries(z.byCause).map(([k, o]) => [k, o.identical, o.upgrade, o.downgrade, o.needed, o.unresolved]),
+      [false, true, true, true, true, true]),
+    text(`${z.count} redundant of ${z.zaps} zaps (redundant: ${ev(z.byEvidence)})`, z.count > 0 ? 'warn' : undefined),
+  ];
+  if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${z.refaultUs.median} us, p90 ${z.refaultUs.p90} us`));
+  out.push({ title: 'zaps and refaults (refault: the next install that maps the same guest frame)', blocks: zaps });
+  out.push({
+    title: 'TLB flushes (inferred from kernel rules; x86 traces none)',
+    blocks: [table(['operation', 'needed', 'unneeded', 'avoidable', 'missing'],
+      Object.entries(f.flushes.byOp).map(([k, v]) => [k, v.needed ?? 0, v.unneeded ?? 0, v.avoidable ?? 0, v.missing ?? 0]),
+      [false, true, true, true, true])],
+  });
+  const lb = f.lockBreaks;
+  out.push({
+    title: `long zap episodes and mmu_lock breaks (suspected: gap >= ${lb.suspectGapUs} us)`,
+    blocks: lb.list.length === 0 ? [text('none')] : [table(['line', 'kind', 'zapper', 'zapped', 'ms', 'observed', 'suspected', 'max'],
+      lb.list.map((e) => [e.line, e.kind, e.zapper, e.zapped, e.durationMs.toFixed(2), e.breaksObserved, e.breaksSuspected, e.maxBreaks ?? '-']),
+      [true, false, false, true, true, true, true, true])],
+  });
+  const n = f.notifications;
+  const notes: Block[] = [table(['source', 'unmap', 'age', 'test_age', 'outside', 'no effect', 'sptes zapped'],
+    Object.entries(n.byTask).map(([k, s]) => [k, s.unmap, s.age, s.testAge, s.outside, s.noEffect, s.sptesZapped]),
+    [false, true, true, true, true, true, true])];
+  const a = f.aging;
+  if (a.ageCalls + a.testAgeCalls > 0) notes.push(text(`aging: ${a.ageCalls} age, ${a.testAgeCalls} test_age; young ${a.young} known, ${a.youngUnknown} unknown; flushes ${a.flushes}`));
+  out.push({ title: `mmu notifications (${n.total}; ${n.outsideMemslots} outside memslots, ${n.noEffect} with no effect)`, blocks: notes });
+  const ff = f.fastFaults;
+  const hs = f.hugeSplits;
+  const mm = f.mmio;
+  const fast: Block[] = [];
+  if (ff.fixed + ff.spurious + ff.fallback > 0) {
+    fast.push(text(`fast page faults (lockless, no flush): ${ff.fixed} fixed, ${ff.spurious} spurious, ${ff.fallback} to the slow path;`
+      + ` ${ff.afterUntracedChange} after an untraced change (inferred), ${ff.unplaced} on SPTEs no event showed`));
+  }
+  if (hs.split + hs.failed > 0) fast.push(text(`eager huge-page splits: ${hs.split} split (no flush), ${hs.failed} failed; ${hs.childrenInferred} smaller leaves inferred`));
+  if (mm.marked + mm.emulated + mm.staleGeneration > 0) {
+    fast.push(text(`MMIO SPTEs: ${mm.marked} created on ${mm.gfns} gfns, ${mm.emulated} accesses emulated from them, ${mm.staleGeneration} obsolete after a memslot update`));
+  }
+  if (fast.length > 0) out.push({ title: 'fast path, splits, MMIO', blocks: fast });
+  return out;
+}
