@@ -11,6 +11,7 @@ import { analyzeTrace, type PipelineOptions } from './pipeline.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { rulesFromOption } from '../model/kernel-rules.js';
 import { renderMarkdown } from '../report/markdown.js';
+import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 import { renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -23,6 +24,15 @@ interface CommonArgs {
   'role-layout'?: RoleLayoutName;
   memslots?: string;
   kernel?: string;
+}
+
+function whatIfOption(spec: string | undefined): WhatIfPolicy[] | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    return parseWhatIf(spec);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function pipelineOptions(a: CommonArgs): PipelineOptions {
@@ -93,9 +103,13 @@ async function main(argv: string[]): Promise<void> {
           choices: ['text', 'md', 'lkml', 'json'] as const, default: 'text' as const,
           describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json',
         })
-        .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
+        .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' })
+        .option('what-if', {
+          type: 'string',
+          describe: 'counterfactual counts: skip-unchanged, no-age-flush, memslot-elision, batch=N (comma-separated)',
+        }),
       async (a) => {
-        const report = await analyzeTrace(inputPath(a.trace), pipelineOptions(a));
+        const report = await analyzeTrace(inputPath(a.trace), { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']) });
         process.stdout.write(a.format === 'json' ? `${JSON.stringify(report, null, 2)}\n`
           : a.format === 'text' ? renderText(report, { color: useColor(a.color) })
             : renderMarkdown(report));

@@ -8,6 +8,7 @@ import { EventStatsHandler } from '../analyses/event-stats.js';
 import { buildReport, type AnalyzeReport } from '../report/contract.js';
 import { FindingsRun, type FindingsData } from '../analyses/findings.js';
 import type { ReplayOptions } from '../model/replay.js';
+import { whatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 
 export interface PipelineOptions extends Pick<IngestOptions, 'format' | 'roleLayout' | 'chunkBytes' | 'batchRows'> {
   /** Also receives every batch (e.g. to load it into DuckDB or write it to a file). */
@@ -18,6 +19,8 @@ export interface PipelineOptions extends Pick<IngestOptions, 'format' | 'roleLay
   onFindings?: (f: FindingsData) => void | Promise<void>;
   /** Scan the text on a worker thread while this one consumes the batches (default: files of PARALLEL_MIN_BYTES+ on 2+ cores). */
   parallel?: boolean;
+  /** What-if policies to evaluate on the findings (analyses/what-if.ts). */
+  whatIf?: WhatIfPolicy[];
 }
 
 /** Below this a worker's start-up (module loading, ~0.1 s) costs more than it saves. */
@@ -47,5 +50,6 @@ export async function analyzeTrace(path: string, opts: PipelineOptions = {}): Pr
   });
   const findings = run?.finish();
   if (findings) await opts.onFindings?.(findings);
-  return buildReport(ing, stats.data(), findings);
+  const whatIfs = findings && opts.whatIf?.length ? whatIf(opts.whatIf, findings) : undefined;
+  return buildReport(ing, stats.data(), findings, whatIfs);
 }

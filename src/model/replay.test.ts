@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { analyzeTrace } from '../cli/pipeline.js';
-import { tinyTrace, ev } from '../testing/tiny-trace.js';
+import { tinyTrace, ev, zapAllFastTrace } from '../testing/tiny-trace.js';
 import { rulesFromOption } from './kernel-rules.js';
 import { loadMemslotsFile, type Memslot } from './memslots.js';
 
@@ -67,20 +67,7 @@ test('shadow MMU: a --memslots file gives the overlap; outside a memslot KVM tak
 });
 
 test('zap_all_fast: obsolete pages zapped by the memslot thread; other vCPU work or its sched_switch between zaps is a lock break', async () => {
-  const lines: string[] = [
-    ev(VCPU, 0, '1409.100000', 'kvm_mmu_get_page', 'sp gen 0 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new'),
-    ev(VMM, 1, '1409.121145', 'kvm_mmu_zap_all_fast', 'kvm-mmu-valid-gen 0 used_pages 19'),
-  ];
-  for (let k = 0; k < 25; k++) {
-    const ts = (1409.1212 + k * 0.0001).toFixed(6);
-    lines.push(ev(VMM, 1, ts, 'kvm_mmu_prepare_zap_page', `sp gen 0 gfn ${(0x100 + k).toString(16)} l1 8-byte q0 wux nxe ad root 0 sync`));
-    if (k === 9) lines.push(ev(VCPU, 0, (1409.1212 + k * 0.0001 + 0.00005).toFixed(6), 'kvm_mmu_get_page', 'sp gen 1 gfn 1 l4 8-byte q0 wux nxe ad root 0 sync new'));
-    if (k === 19) {
-      lines.push(`${VMM.padStart(20)} [001] d..2. ${(1409.1212 + k * 0.0001 + 0.00002).toFixed(6)}: sched_switch: prev_comm=kvm-workload prev_pid=100 prev_prio=120 prev_state=R ==> next_comm=kvm-workload next_pid=101 next_prio=120`);
-    }
-  }
-  lines.push(ev(VMM, 1, '1409.200000', 'kvm_userspace_exit', 'reason KVM_EXIT_IO (2)', '.....'));
-  const r = await analyzeTrace(tinyTrace(lines));
+  const r = await analyzeTrace(zapAllFastTrace());
   const lb = r.findings!.lockBreaks;
   assert.equal(lb.list.length, 1);
   const e = lb.list[0]!;

@@ -10,6 +10,7 @@ import type { ZapOutcome } from '../analyses/zaps.js';
 import type { Evidence } from '../model/facts.js';
 import type { FastFaultsData } from '../analyses/fast-faults.js';
 import type { MmioData } from '../analyses/mmio.js';
+import type { WhatIfResult } from '../analyses/what-if.js';
 
 /** The input section: the ingest's own accounting, plus what the batches showed (CPUs). */
 export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' | 'blankLines'> & {
@@ -89,6 +90,8 @@ export interface AnalyzeReport {
   vmsNote?: string;
   model?: ModelReport;
   findings?: FindingsReport;
+  /** Counterfactual counts of the --what-if policies, each with its assumption. */
+  whatIf?: WhatIfResult[];
 }
 
 /** VMs by TGID: every process whose threads emitted KVM events. */
@@ -172,7 +175,7 @@ function vmsOfModel(f: FindingsData, tasks: TaskStats[]): VmReport[] {
   }));
 }
 
-export function buildReport(ing: IngestResult, stats: EventStatsData, findings?: FindingsData): AnalyzeReport {
+export function buildReport(ing: IngestResult, stats: EventStatsData, findings?: FindingsData, whatIf?: WhatIfResult[]): AnalyzeReport {
   const { source, kernel: _kernel, headerCpus, blankLines: _blank, ...input } = ing;
   const kvmTasks = stats.tasks.filter((t) => t.kvmEvents > 0);
   const vms = findings ? vmsOfModel(findings, stats.tasks) : vmsByTgid(kvmTasks);
@@ -195,6 +198,7 @@ export function buildReport(ing: IngestResult, stats: EventStatsData, findings?:
     const m = findings.model;
     report.model = { rules: { ...m.rules }, spteFlavour: m.spteFlavour, vmSplit: m.vmSplit, operations: m.ops };
     report.findings = findingsReport(findings);
+    if (whatIf) report.whatIf = whatIf;
   }
   if (vms.length === 0) {
     report.vmsNote = kvmTasks.some((t) => t.tgid === null)

@@ -2,7 +2,7 @@
 // unchanged into a cover letter or commit message and still reads as Markdown (setext headings,
 // tables as indented code blocks).
 import type { AnalyzeReport } from './contract.js';
-import { findingSections, inputSections, summaryItems } from './sections.js';
+import { findingSections, inputSections, summaryItems, whatIfSections } from './sections.js';
 import { renderTable } from './table.js';
 import { wrapIndented } from './text.js';
 
@@ -21,7 +21,7 @@ function ascii(s: string): string {
 export function renderMarkdown(r: AnalyzeReport): string {
   const out: string[] = [...heading(`mmu-trace ${r.tool.version}: ${r.input.path}`, '='), ''];
   for (const item of summaryItems(r)) out.push(...wrapIndented(`- ${item.key}: ${item.value}`, 0, MD_WIDTH));
-  for (const s of [...inputSections(r), ...findingSections(r)]) {
+  for (const s of [...inputSections(r), ...findingSections(r), ...whatIfSections(r)]) {
     out.push('', ...heading(s.title, '-'));
     for (const b of s.blocks) {
       out.push('');

@@ -148,3 +148,19 @@ export function findingSections(r: AnalyzeReport): Section[] {
   if (fast.length > 0) out.push({ title: 'fast path, splits, MMIO', blocks: fast });
   return out;
 }
+
+/** One section per --what-if policy: the kernel change, the assumption, the counts. */
+export function whatIfSections(r: AnalyzeReport): Section[] {
+  return (r.whatIf ?? []).map((w) => {
+    const blocks: Block[] = [
+      text(`change: ${w.change}`),
+      text(`assumes: ${w.assumption}`),
+      table(['figure', 'count'], Object.entries(w.figures), [false, true]),
+    ];
+    if (w.episodes?.length) {
+      blocks.push(table(['line', 'zapped', 'observed', 'at 10', `at ${w.policy.slice('batch='.length)}`],
+        w.episodes.map((e) => [e.line, e.zapped, e.observed, e.at10, e.atN]), [true, true, true, true, true]));
+    }
+    return { title: `what if: ${w.policy} (${w.evidence})`, blocks };
+  });
+}

@@ -2,7 +2,7 @@
 import pc from 'picocolors';
 import wrapAnsi from 'wrap-ansi';
 import type { AnalyzeReport } from './contract.js';
-import { findingSections, inputSections, summaryItems, type Section, type TextBlock } from './sections.js';
+import { findingSections, inputSections, summaryItems, whatIfSections, type Section, type TextBlock } from './sections.js';
 import { renderTable } from './table.js';
 
 export interface TextOptions {
@@ -34,5 +34,6 @@ export function renderText(r: AnalyzeReport, opts: TextOptions): string {
   };
   for (const s of inputSections(r)) section(s);
   for (const s of findingSections(r)) section(s);
+  for (const s of whatIfSections(r)) section(s);
   return out.join('\n') + '\n';
 }
