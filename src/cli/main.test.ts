@@ -134,3 +134,15 @@ register('data:text/javascript,' + encodeURIComponent("import { appendFileSync }
   assert.equal(loaded(['queries']), '');
   assert.match(loaded(['sql', fixture('cuts/touch.perf.txt'), 'select 1']), /@duckdb\/node-api/);
 });
+
+test('compare --fail-on sets exit code 4 when a figure crosses its bound, 0 otherwise; --format lkml is md', () => {
+  const t = fixture('cuts/touch.ftrace.txt');
+  const ok = run(['compare', t, t, '--fail-on', 'delta.input.events!=0', '--format', 'json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout).failOn, [{ expr: 'delta.input.events!=0', value: 0, failed: false }]);
+  const fail = run(['compare', t, t, '--fail-on', 'input.events>0']);
+  assert.equal(fail.code, 4, fail.stderr);
+  assert.match(fail.stdout, /input\.events>0: \d+ -> FAIL/);
+  assert.equal(run(['compare', t, t, '--fail-on', 'nope>0']).code, 2);
+  assert.equal(run(['analyze', t, '--format', 'lkml']).stdout, run(['analyze', t, '--format', 'md']).stdout);
+});

@@ -10,12 +10,12 @@ import { TOOL_VERSION } from '../version.js';
 import { analyzeTrace, type PipelineOptions } from './pipeline.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { rulesFromOption } from '../model/kernel-rules.js';
-import { renderMarkdown } from '../report/markdown.js';
+import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
 import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
-import { renderText } from '../report/text.js';
+import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
-export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3 } as const;
+export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4 } as const;
 
 class UsageError extends Error {}
 
@@ -118,6 +118,35 @@ async function main(argv: string[]): Promise<void> {
           process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);
           process.exitCode = EXIT.input;
         }
+      },
+    )
+    .command(
+      'compare <before> <after>',
+      'replay two traces and show every headline figure side by side, with changes and normalised rates',
+      (y) => withInputOptions(y.positional('before', { type: 'string', demandOption: true })
+        .positional('after', { type: 'string', demandOption: true }))
+        .option('format', { choices: ['text', 'md', 'lkml', 'json'] as const, default: 'text' as const, describe: 'report format' })
+        .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' })
+        .option('what-if', { type: 'string', describe: 'also compare these what-if policies (see analyze)' })
+        .option('fail-on', {
+          type: 'string',
+          describe: `exit ${EXIT.failOn} if any holds: [delta.|relative.]FIGURE OP NUMBER, comma-separated (e.g. redundantZaps.count>0)`,
+        }),
+      async (a) => {
+        const { compareReports, compareDocument, evaluateFailOn } = await import('../report/compare.js');
+        const opts = { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']) };
+        const c = compareReports(await analyzeTrace(inputPath(a.before), opts), await analyzeTrace(inputPath(a.after), opts));
+        if (a['fail-on'] !== undefined) {
+          try {
+            c.failOn = evaluateFailOn(c, a['fail-on']);
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
+        }
+        const doc = compareDocument(c);
+        process.stdout.write(a.format === 'json' ? `${JSON.stringify(c, null, 2)}\n`
+          : a.format === 'text' ? layoutText(doc, { color: useColor(a.color) }) : layoutMarkdown(doc));
+        if (c.failOn?.some((r) => r.failed)) process.exitCode = EXIT.failOn;
       },
     )
     .command(

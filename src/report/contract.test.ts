@@ -1,6 +1,6 @@
-// The JSON contract is shipped as a JSON Schema (schema/analyze-report.schema.json, generated from
-// contract.ts by `npm run schema`): the file must be what the types say now, and real reports —
-// shadow and TDP, with every finding family — must validate against it.
+// The JSON contracts are shipped as JSON Schemas (schema/*.schema.json, generated from contract.ts
+// and compare.ts by `npm run schema`): the files must be what the types say now, and real reports —
+// shadow and TDP, with every finding family, and a compare — must validate against them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,14 +11,26 @@ import { analyzeTrace } from '../cli/pipeline.js';
 import { fixture } from '../testing/fixtures.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { parseWhatIf } from '../analyses/what-if.js';
+import { compareReports, evaluateFailOn } from './compare.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-export const REPORT_SCHEMA = JSON.parse(readFileSync(`${REPO}schema/analyze-report.schema.json`, 'utf8')) as object;
+const schemaFile = (name: string): object => JSON.parse(readFileSync(`${REPO}schema/${name}.schema.json`, 'utf8')) as object;
+const REPORT_SCHEMA = schemaFile('analyze-report');
+const COMPARE_SCHEMA = schemaFile('compare-report');
 
-test('schema/analyze-report.schema.json is up to date with contract.ts (npm run schema)', () => {
-  const fresh = createGenerator({ path: `${REPO}src/report/contract.ts`, tsconfig: `${REPO}tsconfig.json`, type: 'AnalyzeReport', topRef: false })
-    .createSchema('AnalyzeReport');
-  assert.deepEqual(JSON.parse(JSON.stringify(fresh)), REPORT_SCHEMA);
+test('schema/*.schema.json are up to date with contract.ts and compare.ts (npm run schema)', () => {
+  for (const [file, type, schema] of [['contract', 'AnalyzeReport', REPORT_SCHEMA], ['compare', 'CompareReport', COMPARE_SCHEMA]] as const) {
+    const fresh = createGenerator({ path: `${REPO}src/report/${file}.ts`, tsconfig: `${REPO}tsconfig.json`, type, topRef: false }).createSchema(type);
+    assert.deepEqual(JSON.parse(JSON.stringify(fresh)), schema, type);
+  }
+});
+
+test('compare JSON validates against its schema', async () => {
+  const r = await analyzeTrace(fixture('cuts/touch.ftrace.txt'), { whatIf: parseWhatIf('skip-unchanged') });
+  const c = compareReports(r, r);
+  c.failOn = evaluateFailOn(c, 'redundantZaps.count>0');
+  const validate = new Ajv({ allErrors: true }).compile(COMPARE_SCHEMA);
+  assert.ok(validate(JSON.parse(JSON.stringify(c))), JSON.stringify(validate.errors?.slice(0, 3)));
 });
 
 test('analyze JSON of real and hand-made traces validates against the schema', async () => {

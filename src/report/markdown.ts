@@ -2,7 +2,7 @@
 // unchanged into a cover letter or commit message and still reads as Markdown (setext headings,
 // tables as indented code blocks).
 import type { AnalyzeReport } from './contract.js';
-import { findingSections, inputSections, summaryItems, whatIfSections } from './sections.js';
+import { analyzeDocument, type ReportDocument } from './sections.js';
 import { renderTable } from './table.js';
 import { wrapIndented } from './text.js';
 
@@ -18,10 +18,11 @@ function ascii(s: string): string {
   return s.replace(/[^\x20-\x7e\n]/g, '?');
 }
 
-export function renderMarkdown(r: AnalyzeReport): string {
-  const out: string[] = [...heading(`mmu-trace ${r.tool.version}: ${r.input.path}`, '='), ''];
-  for (const item of summaryItems(r)) out.push(...wrapIndented(`- ${item.key}: ${item.value}`, 0, MD_WIDTH));
-  for (const s of [...inputSections(r), ...findingSections(r), ...whatIfSections(r)]) {
+/** Lays a document out as LKML-ready Markdown. */
+export function layoutMarkdown(doc: ReportDocument): string {
+  const out: string[] = [...heading(doc.title, '='), ''];
+  for (const item of doc.summary) out.push(...wrapIndented(`- ${item.key}: ${item.value}`, 0, MD_WIDTH));
+  for (const s of doc.sections) {
     out.push('', ...heading(s.title, '-'));
     for (const b of s.blocks) {
       out.push('');
@@ -30,4 +31,8 @@ export function renderMarkdown(r: AnalyzeReport): string {
     }
   }
   return ascii(`${out.join('\n')}\n`);
+}
+
+export function renderMarkdown(r: AnalyzeReport): string {
+  return layoutMarkdown(analyzeDocument(r));
 }

@@ -24,6 +24,22 @@ export interface Section {
   blocks: Block[];
 }
 
+/** What a layout renders: a title, key/value summary lines, then the sections. */
+export interface ReportDocument {
+  title: string;
+  summary: SummaryItem[];
+  sections: Section[];
+}
+
+/** The analyze report as a document. */
+export function analyzeDocument(r: AnalyzeReport): ReportDocument {
+  return {
+    title: `mmu-trace ${r.tool.version}: ${r.input.path}`,
+    summary: summaryItems(r),
+    sections: [...inputSections(r), ...findingSections(r), ...whatIfSections(r)],
+  };
+}
+
 /** A key/value line of the summary; `tone` marks health figures. */
 export interface SummaryItem {
   key: string;

@@ -1,8 +1,8 @@
-// Terminal report: the sections of sections.ts in ≤ 100 columns, colour only when asked for.
+// Terminal layout of a report document (sections.ts): ≤ 100 columns, colour only when asked for.
 import pc from 'picocolors';
 import wrapAnsi from 'wrap-ansi';
 import type { AnalyzeReport } from './contract.js';
-import { findingSections, inputSections, summaryItems, whatIfSections, type Section, type TextBlock } from './sections.js';
+import { analyzeDocument, type ReportDocument, type TextBlock } from './sections.js';
 import { renderTable } from './table.js';
 
 export interface TextOptions {
@@ -17,23 +17,25 @@ export function wrapIndented(text: string, indent: number, width: number): strin
   return lines.map((l, i) => `${' '.repeat(i === 0 ? indent : indent + 2)}${l}`);
 }
 
-export function renderText(r: AnalyzeReport, opts: TextOptions): string {
+/** Lays a document out for a terminal. */
+export function layoutText(doc: ReportDocument, opts: TextOptions): string {
   const c = pc.createColors(opts.color);
   const tone = (t: TextBlock['tone'], s: string): string => (t === 'good' ? c.green(s) : t === 'warn' ? c.yellow(s) : t === 'bad' ? c.red(s) : s);
-  const out: string[] = [...wrapIndented(`mmu-trace ${r.tool.version} — ${r.input.path}`, 0, TEXT_WIDTH).map((l) => c.bold(l)), ''];
-  for (const item of summaryItems(r)) {
+  const out: string[] = [...wrapIndented(doc.title, 0, TEXT_WIDTH).map((l) => c.bold(l)), ''];
+  for (const item of doc.summary) {
     const [first, ...rest] = wrapIndented(item.value, 10, TEXT_WIDTH);
     out.push(`${c.bold(item.key.padEnd(10))}${tone(item.tone, first!.trimStart())}`, ...rest);
   }
-  const section = (s: Section): void => {
+  for (const s of doc.sections) {
     out.push('', ...wrapIndented(s.title, 0, TEXT_WIDTH).map((l) => c.bold(l)));
     for (const b of s.blocks) {
       if (b.kind === 'table') out.push(renderTable(b.head, b.rows, b.numeric, { maxWidth: TEXT_WIDTH }));
       else out.push(...wrapIndented(b.text, 2, TEXT_WIDTH).map((l) => tone(b.tone, l)));
     }
-  };
-  for (const s of inputSections(r)) section(s);
-  for (const s of findingSections(r)) section(s);
-  for (const s of whatIfSections(r)) section(s);
+  }
   return out.join('\n') + '\n';
+}
+
+export function renderText(r: AnalyzeReport, opts: TextOptions): string {
+  return layoutText(analyzeDocument(r), opts);
 }
