@@ -12,6 +12,8 @@ import { loadMemslotsFile } from '../model/memslots.js';
 import { rulesFromOption } from '../model/kernel-rules.js';
 import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
 import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
+import { IngestProgress } from './progress.js';
+import type { AnalyzeReport } from '../report/contract.js';
 import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -24,6 +26,16 @@ interface CommonArgs {
   'role-layout'?: RoleLayoutName;
   memslots?: string;
   kernel?: string;
+}
+
+/** Runs an ingest with a progress bar on stderr (a TTY only, after a second). */
+async function withProgress<T>(path: string, job: (onProgress: (bytesIn: number) => void) => Promise<T>): Promise<T> {
+  const p = IngestProgress.forPath(path);
+  try {
+    return await job(p.update);
+  } finally {
+    p.stop();
+  }
 }
 
 function whatIfOption(spec: string | undefined): WhatIfPolicy[] | undefined {
@@ -109,7 +121,8 @@ async function main(argv: string[]): Promise<void> {
           describe: 'counterfactual counts: skip-unchanged, no-age-flush, memslot-elision, batch=N (comma-separated)',
         }),
       async (a) => {
-        const report = await analyzeTrace(inputPath(a.trace), { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']) });
+        const report = await withProgress(inputPath(a.trace), (onProgress) =>
+          analyzeTrace(inputPath(a.trace), { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress }));
         process.stdout.write(a.format === 'json' ? `${JSON.stringify(report, null, 2)}\n`
           : a.format === 'text' ? renderText(report, { color: useColor(a.color) })
             : renderMarkdown(report));
@@ -135,7 +148,8 @@ async function main(argv: string[]): Promise<void> {
       async (a) => {
         const { compareReports, compareDocument, evaluateFailOn } = await import('../report/compare.js');
         const opts = { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']) };
-        const c = compareReports(await analyzeTrace(inputPath(a.before), opts), await analyzeTrace(inputPath(a.after), opts));
+        const run = (path: string): Promise<AnalyzeReport> => withProgress(path, (onProgress) => analyzeTrace(path, { ...opts, onProgress }));
+        const c = compareReports(await run(inputPath(a.before)), await run(inputPath(a.after)));
         if (a['fail-on'] !== undefined) {
           try {
             c.failOn = evaluateFailOn(c, a['fail-on']);

@@ -19,6 +19,8 @@ export interface PipelineOptions extends Pick<IngestOptions, 'format' | 'roleLay
   onFindings?: (f: FindingsData) => void | Promise<void>;
   /** Scan the text on a worker thread while this one consumes the batches (default: files of PARALLEL_MIN_BYTES+ on 2+ cores). */
   parallel?: boolean;
+  /** Input bytes read so far, as the batches are consumed (for a progress bar). */
+  onProgress?: (bytesIn: number) => void;
   /** What-if policies to evaluate on the findings (analyses/what-if.ts). */
   whatIf?: WhatIfPolicy[];
 }
@@ -41,7 +43,7 @@ export async function analyzeTrace(path: string, opts: PipelineOptions = {}): Pr
   const ingestWith = (opts.parallel ?? parallelByDefault(path)) ? ingestInWorker : ingest;
   const { format, roleLayout, chunkBytes, batchRows } = opts;
   const ing = await ingestWith(path, {
-    format, roleLayout, chunkBytes, batchRows,
+    format, roleLayout, chunkBytes, batchRows, onProgress: opts.onProgress,
     onBatch: async (batch) => {
       stats.handleBatch(batch);
       run?.handleBatch(batch);

@@ -23,6 +23,8 @@ export interface IngestOptions {
   roleLayout?: RoleLayoutName;
   /** Called with each full batch, in order. */
   onBatch?: (batch: RecordBatch) => void | Promise<void>;
+  /** Called after each chunk with the input bytes read so far (the compressed size of a .gz). */
+  onProgress?: (bytesIn: number) => void;
 }
 
 export interface SkipExample {
@@ -131,6 +133,7 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
   try {
     ({ lastLineUnterminated } = await forEachLine(all(), r.onLine, async () => {
       for (const b of r.drain()) await opts.onBatch?.(b);
+      opts.onProgress?.(source.bytesIn);
     }));
   } catch (err) {
     truncated = describeReadError(err as Error);

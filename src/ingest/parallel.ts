@@ -11,7 +11,7 @@ export const IN_FLIGHT = 4;
 
 export interface WorkerInput {
   path: string;
-  opts: Omit<IngestOptions, 'onBatch'>;
+  opts: Omit<IngestOptions, 'onBatch' | 'onProgress'>;
 }
 
 /** One column of a batch as its buffers; a dictionary column carries its dictionary's strings. */
@@ -29,7 +29,7 @@ export interface WireBatch {
 }
 
 export type FromWorker =
-  | { type: 'batch'; batch: WireBatch }
+  | { type: 'batch'; batch: WireBatch; bytesIn: number }
   | { type: 'done'; result: IngestResult }
   | { type: 'error'; message: string; input: { path: string; line?: number; column?: number } | null };
 
@@ -78,7 +78,7 @@ export class WireReader {
 }
 
 export function ingestInWorker(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
-  const { onBatch, ...rest } = opts;
+  const { onBatch, onProgress, ...rest } = opts;
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { path, opts: rest } satisfies WorkerInput });
   return new Promise((resolve, reject) => {
     let failed = false;
@@ -96,6 +96,7 @@ export function ingestInWorker(path: string, opts: IngestOptions = {}): Promise<
         if (failed) return;
         if (m.type === 'batch') {
           await onBatch?.(reader.read(m.batch));
+          onProgress?.(m.bytesIn);
           worker.postMessage('ack');
         } else if (m.type === 'done') {
           resolve(m.result);

@@ -7,6 +7,7 @@ import { IN_FLIGHT, batchToWire, type FromWorker, type WorkerInput } from './par
 const port = parentPort!;
 const { path, opts } = workerData as WorkerInput;
 let credits = IN_FLIGHT;
+let bytesIn = 0;
 let wake: (() => void) | null = null;
 port.on('message', () => {
   credits++;
@@ -19,11 +20,12 @@ const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMes
 try {
   const result = await ingest(path, {
     ...opts,
+    onProgress: (n) => void (bytesIn = n),
     onBatch: async (batch) => {
       while (credits === 0) await new Promise<void>((r) => (wake = r));
       credits--;
       const { wire, transfer } = batchToWire(batch);
-      post({ type: 'batch', batch: wire }, transfer);
+      post({ type: 'batch', batch: wire, bytesIn }, transfer);
     },
   });
   post({ type: 'done', result });
