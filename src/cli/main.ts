@@ -14,6 +14,8 @@ import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
 import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 import { IngestProgress } from './progress.js';
 import type { AnalyzeReport } from '../report/contract.js';
+import type { FindingsData } from '../analyses/findings.js';
+import { writeFileSync } from 'node:fs';
 import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -112,20 +114,27 @@ async function main(argv: string[]): Promise<void> {
       'summarize a trace (file, .gz, or - for stdin)',
       (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
         .option('format', {
-          choices: ['text', 'md', 'lkml', 'json'] as const, default: 'text' as const,
-          describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json',
+          choices: ['text', 'md', 'lkml', 'json', 'html'] as const, default: 'text' as const,
+          describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json, html (self-contained, with charts)',
         })
+        .option('o', { alias: 'output', type: 'string', describe: 'write the report to this file instead of stdout' })
         .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' })
         .option('what-if', {
           type: 'string',
           describe: 'counterfactual counts: skip-unchanged, no-age-flush, memslot-elision, batch=N (comma-separated)',
         }),
       async (a) => {
-        const report = await withProgress(inputPath(a.trace), (onProgress) =>
-          analyzeTrace(inputPath(a.trace), { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress }));
-        process.stdout.write(a.format === 'json' ? `${JSON.stringify(report, null, 2)}\n`
-          : a.format === 'text' ? renderText(report, { color: useColor(a.color) })
-            : renderMarkdown(report));
+        let findings: FindingsData | undefined;
+        const report = await withProgress(inputPath(a.trace), (onProgress) => analyzeTrace(inputPath(a.trace), {
+          ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress, onFindings: (f) => void (findings = f),
+        }));
+        let out: string;
+        if (a.format === 'json') out = `${JSON.stringify(report, null, 2)}\n`;
+        else if (a.format === 'text') out = renderText(report, { color: a.o === undefined && useColor(a.color) });
+        else if (a.format === 'html') out = (await import('../report/html.js')).renderHtml(report, findings!);
+        else out = renderMarkdown(report);
+        if (a.o === undefined) process.stdout.write(out);
+        else writeFileSync(a.o, out);
         if (report.input.truncated) {
           // the report covers what could be read; the input itself was not whole
           process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);

@@ -11,6 +11,8 @@ import { analyzeTrace } from '../cli/pipeline.js';
 import { runNamedQuery } from '../store/sql.js';
 import { renderMarkdown, MD_WIDTH } from '../report/markdown.js';
 import { renderText, TEXT_WIDTH } from '../report/text.js';
+import { renderHtml } from '../report/html.js';
+import type { FindingsData } from '../analyses/findings.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
 
@@ -31,7 +33,8 @@ function corpusTraces(): { trace: string; counts: string }[] {
 
 for (const { trace, counts } of corpusTraces()) {
   test(`corpus ${trace.slice(SHARED_TRACES.length)}: counts, no skips, no losses`, async () => {
-    const r = await analyzeTrace(trace);
+    let findings: FindingsData | undefined;
+    const r = await analyzeTrace(trace, { onFindings: (x) => void (findings = x) });
     assert.deepEqual(r.events.byName, readCounts(counts));
     assert.equal(r.input.skippedLines, 0);
     assert.equal(r.input.lostEvents, 0);
@@ -50,6 +53,7 @@ for (const { trace, counts } of corpusTraces()) {
     const md = renderMarkdown(r);
     assert.deepEqual(tooWide(md, MD_WIDTH), []);
     assert.match(md, /^[\x20-\x7e\n]*$/);
+    assert.match(renderHtml(r, findings!), /<section data-chart="timeline">/);
   });
 }
 
