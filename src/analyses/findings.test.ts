@@ -134,3 +134,13 @@ test('big (two VMs, no TGID): the model tells them apart as the truth lines have
     for (const c of e.contenders) assert.deepEqual(vmOf(Number(c.split('-').pop())), vmOf(19341), `contender ${c}`);
   }
 });
+
+test('mprotect-roundtrip: the hottest 2 MiB ranges are the mprotected ones, 2048 redundant zaps each (3 rounds x 512 pages, round 1 twice)', async () => {
+  const r = await analyzeTrace(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const hot = r.findings!.redundantZaps.hotRanges;
+  // truth lines: every round mprotects gfn 40400-40bff, whose 2048 pages refault to the same pfn
+  assert.deepEqual(hot.slice(0, 4).map((h) => [h.gfns, h.redundant]).sort(), [
+    ['0x40400-0x405ff', 2048], ['0x40600-0x407ff', 2048], ['0x40800-0x409ff', 2048], ['0x40a00-0x40bff', 2048],
+  ]);
+  assert.equal(hot.slice(4).reduce((a, h) => a + h.redundant, 0), 0);
+});

@@ -42,7 +42,23 @@ export interface ZapsData {
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
   perOp: Map<number, OpZaps>;
   refaultNs: { median: number | null; p90: number | null };
+  /** The 2 MiB guest-frame ranges with the most zaps, most first. */
+  hotRanges: HotRange[];
 }
+
+export interface HotRange {
+  vm: string;
+  /** First and last gfn of the range, hex. */
+  gfns: string;
+  zaps: number;
+  redundant: number;
+  /** Line of its first zap: where to look in the trace. */
+  firstLine: number;
+}
+
+/** Guest frames per hot range (one 2 MiB region), and how many ranges are kept. */
+export const RANGE_FRAMES = 512;
+export const HOT_RANGES = 20;
 
 function emptyOutcomes(): Record<ZapOutcome, number> {
   return { identical: 0, upgrade: 0, downgrade: 0, needed: 0, unresolved: 0 };
@@ -155,8 +171,16 @@ export class ZapsHandler implements FactListener {
     const redundantByEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
     const byCause: Record<string, Record<ZapOutcome, number>> = {};
     const lat: number[] = [];
+    const ranges = new Map<string, { vm: string; range: number; zaps: number; redundant: number; firstLine: number }>();
     for (let r = 0; r < t.length; r++) {
       const o = t.getStr(c.outcome, r) as ZapOutcome;
+      const vm = t.getStr(c.vm, r)!;
+      const range = Math.floor(t.getNum(c.gfn, r) / RANGE_FRAMES);
+      const key = `${vm}\u0000${range}`;
+      let h = ranges.get(key);
+      if (!h) ranges.set(key, (h = { vm, range, zaps: 0, redundant: 0, firstLine: t.getNum(c.line, r) }));
+      h.zaps++;
+      if (REDUNDANT.has(o)) h.redundant++;
       const e = t.getStr(c.evidence, r) as Evidence;
       const cause = t.getStr(c.cause, r)!;
       byOutcome[o]++;
@@ -175,6 +199,10 @@ export class ZapsHandler implements FactListener {
       table: t, count: t.length, byOutcome, byEvidence, byCause,
       redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
       redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) },
+      hotRanges: [...ranges.values()].sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
+        vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
+        zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,
+      })),
     };
   }
 }

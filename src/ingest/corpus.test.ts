@@ -1,10 +1,13 @@
 // Acceptance over the whole real corpus in ../shared/traces (CI has it beside the clone): every
 // text trace, in every dialect, gives the per-event counts of the independent *.counts file beside
 // it, with no line skipped and no event lost; the zap_all_fast query reproduces MANIFEST.md's
-// zap-interleave.py numbers. Skipped, with the reason, where the corpus is absent.
+// zap-interleave.py numbers; every report format renders it (text, md within their widths, html,
+// JSON valid against schema/). Skipped, with the reason, where the corpus is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
 import { join } from 'node:path';
 import { SHARED_TRACES, haveSharedTraces, readCounts } from '../testing/fixtures.js';
 import { analyzeTrace } from '../cli/pipeline.js';
@@ -15,6 +18,8 @@ import { renderHtml } from '../report/html.js';
 import type { FindingsData } from '../analyses/findings.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
+const validateReport = new Ajv({ allErrors: true }).compile(
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../../schema/analyze-report.schema.json', import.meta.url)), 'utf8')) as object);
 
 function corpusTraces(): { trace: string; counts: string }[] {
   if (!haveSharedTraces) return [];
@@ -54,6 +59,7 @@ for (const { trace, counts } of corpusTraces()) {
     assert.deepEqual(tooWide(md, MD_WIDTH), []);
     assert.match(md, /^[\x20-\x7e\n]*$/);
     assert.match(renderHtml(r, findings!), /<section data-chart="timeline">/);
+    assert.ok(validateReport(JSON.parse(JSON.stringify(r))), JSON.stringify(validateReport.errors?.slice(0, 3)));
   });
 }
 

@@ -6,7 +6,7 @@ import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { FindingsData } from '../analyses/findings.js';
 import type { EpisodeSummary } from '../analyses/lock-breaks.js';
 import type { SourceTotals } from '../analyses/notifications.js';
-import type { ZapOutcome } from '../analyses/zaps.js';
+import type { HotRange, ZapOutcome } from '../analyses/zaps.js';
 import type { Evidence } from '../model/facts.js';
 import type { FastFaultsData } from '../analyses/fast-faults.js';
 import type { MmioData } from '../analyses/mmio.js';
@@ -55,6 +55,7 @@ export interface FindingsReport {
     byCause: Record<string, Record<ZapOutcome, number>>;
     refaultUs: { median: number | null; p90: number | null };
     examples: ZapExample[];
+    hotRanges: HotRange[];
   };
   flushes: { inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; byOp: Record<string, Record<string, number>> };
   lockBreaks: { episodes: number; breaks: number; byEvidence: { observed: number; suspected: number }; suspectGapUs: number; list: EpisodeSummary[] };
@@ -143,6 +144,7 @@ function findingsReport(f: FindingsData): FindingsReport {
       count: f.zaps.redundant, zaps: f.zaps.count, byEvidence: f.zaps.redundantByEvidence, byOutcome: f.zaps.byOutcome,
       zapsByEvidence: f.zaps.byEvidence, byCause: f.zaps.byCause,
       refaultUs: { median: us(f.zaps.refaultNs.median), p90: us(f.zaps.refaultNs.p90) }, examples: zapExamples(f),
+      hotRanges: f.zaps.hotRanges,
     },
     flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, byOp: f.flushes.byOp },
     lockBreaks: {

@@ -8,14 +8,11 @@ import type { FindingsData } from '../analyses/findings.js';
 import { columnIndex } from '../analyses/findings-table.js';
 import { FLUSH_COLUMNS } from '../analyses/flushes.js';
 import { NOTIFICATION_COLUMNS } from '../analyses/notifications.js';
-import { REDUNDANT, ZAP_COLUMNS, type ZapOutcome } from '../analyses/zaps.js';
+import { HOT_RANGES, REDUNDANT, ZAP_COLUMNS, type HotRange, type ZapOutcome } from '../analyses/zaps.js';
 import type { AnalyzeReport } from './contract.js';
 import { summaryItems, type SummaryItem } from './sections.js';
 
 export const TIMELINE_BINS = 120;
-export const HOT_RANGES = 20;
-/** Guest frames per hot range: one 2 MiB region. */
-export const RANGE_FRAMES = 512;
 /** Refault-latency histogram bins per decade of microseconds. */
 export const LATENCY_BINS_PER_DECADE = 4;
 
@@ -29,7 +26,7 @@ export interface HtmlData {
   /** Refault latency of redundant zaps, log bins in µs; non-empty bins only. */
   latency: { fromUs: number; toUs: number; n: number }[];
   sources: { task: string; kind: string; n: number }[];
-  hotRanges: { vm: string; gfns: string; zaps: number; redundant: number }[];
+  hotRanges: HotRange[];
 }
 
 /** The numbers the charts draw, from the report and the finding tables. */
@@ -46,24 +43,16 @@ export function htmlData(r: AnalyzeReport, f: FindingsData): HtmlData {
   const z = f.zaps.table;
   const zc = columnIndex(ZAP_COLUMNS);
   const latency = new Map<number, number>();
-  const ranges = new Map<string, { vm: string; range: number; zaps: number; redundant: number }>();
   for (let i = 0; i < z.length; i++) {
     const vm = z.getStr(zc.vm, i) ?? '';
     const ts = z.getNum(zc.ts_ns, i);
     count(vm, 'zap', ts);
     const refault = z.getNum(zc.refault_ns, i);
     if (!Number.isNaN(refault)) count(vm, 'refault', ts + refault);
-    const redundant = REDUNDANT.has(z.getStr(zc.outcome, i) as ZapOutcome);
-    if (redundant) {
+    if (REDUNDANT.has(z.getStr(zc.outcome, i) as ZapOutcome)) {
       const b = Math.floor(Math.log10(Math.max(refault, 1) / 1000) * LATENCY_BINS_PER_DECADE);
       latency.set(b, (latency.get(b) ?? 0) + 1);
     }
-    const range = Math.floor(z.getNum(zc.gfn, i) / RANGE_FRAMES);
-    const key = `${vm}\u0000${range}`;
-    let h = ranges.get(key);
-    if (!h) ranges.set(key, (h = { vm, range, zaps: 0, redundant: 0 }));
-    h.zaps++;
-    if (redundant) h.redundant++;
   }
   const n = f.notifications.table;
   const nc = columnIndex(NOTIFICATION_COLUMNS);
@@ -71,7 +60,6 @@ export function htmlData(r: AnalyzeReport, f: FindingsData): HtmlData {
   const fl = f.flushes.table;
   const fc = columnIndex(FLUSH_COLUMNS);
   for (let i = 0; i < fl.length; i++) if (fl.getStr(fc.verdict, i) !== 'missing') count(fl.getStr(fc.vm, i) ?? '', 'flush', fl.getNum(fc.ts_ns, i));
-  const hex = (g: number): string => `0x${g.toString(16)}`;
   return {
     title: `mmu-trace ${r.tool.version}: ${r.input.path}`,
     summary: summaryItems(r),
@@ -89,9 +77,7 @@ export function htmlData(r: AnalyzeReport, f: FindingsData): HtmlData {
     })),
     sources: Object.entries(r.findings?.notifications.byTask ?? {}).flatMap(([task, s]) =>
       ([['unmap', s.unmap], ['age', s.age], ['test_age', s.testAge]] as const).filter(([, v]) => v > 0).map(([kind, v]) => ({ task, kind, n: v }))),
-    hotRanges: [...ranges.values()].sort((a, b) => b.zaps - a.zaps || a.range - b.range).slice(0, HOT_RANGES).map((h) => ({
-      vm: h.vm, gfns: `${hex(h.range * RANGE_FRAMES)}-${hex((h.range + 1) * RANGE_FRAMES - 1)}`, zaps: h.zaps, redundant: h.redundant,
-    })),
+    hotRanges: f.zaps.hotRanges,
   };
 }
 
@@ -144,7 +130,7 @@ put('sources', Plot.plot({
 const rows = document.querySelector('[data-chart="hot-ranges"] tbody');
 for (const h of data.hotRanges) {
   const tr = document.createElement('tr');
-  for (const v of [h.vm, h.gfns, h.zaps, h.redundant]) {
+  for (const v of [h.vm, h.gfns, h.zaps, h.redundant, h.firstLine]) {
     const td = document.createElement('td');
     td.textContent = String(v);
     tr.append(td);
@@ -176,7 +162,7 @@ ${section('episodes', 'zap episodes and mmu_lock breaks', 'each long zap (zap_al
 ${section('latency', 'refault latency', 'time from a redundant zap to the install that brought the same mapping back')}
 ${section('sources', 'notifications by source task', 'mmu-notifier calls per sending task and kind')}
 ${section('hot-ranges', 'hottest guest frame ranges', `the ${HOT_RANGES} 2 MiB ranges with the most zaps`,
-    '<table><thead><tr><th>VM</th><th>gfns</th><th>zaps</th><th>redundant</th></tr></thead><tbody></tbody></table>')}
+    '<table><thead><tr><th>VM</th><th>gfns</th><th>zaps</th><th>redundant</th><th>first zap line</th></tr></thead><tbody></tbody></table>')}
 ${(r.whatIf ?? []).map((w) => `<section data-what-if="${esc(w.policy)}"><h2>what if: ${esc(w.policy)} (${esc(w.evidence)})</h2>
 <p>change: ${esc(w.change)}</p><p>assumes: ${esc(w.assumption)}</p>
 <table><tbody>${Object.entries(w.figures).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`).join('')}</tbody></table></section>`).join('\n')}

@@ -128,6 +128,14 @@ export function findingSections(r: AnalyzeReport): Section[] {
     text(`${z.count} redundant of ${z.zaps} zaps (redundant: ${ev(z.byEvidence)})`, z.count > 0 ? 'warn' : undefined),
   ];
   if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${z.refaultUs.median} us, p90 ${z.refaultUs.p90} us`));
+  if (z.hotRanges.length > 0) {
+    zaps.push(text('hottest 2 MiB guest-frame ranges (line: its first zap):'), table(['vm', 'gfns', 'zaps', 'redundant', 'line'],
+      z.hotRanges.slice(0, 5).map((h) => [h.vm, h.gfns, h.zaps, h.redundant, h.firstLine]), [false, false, true, true, true]));
+  }
+  if (z.examples.length > 0) {
+    zaps.push(text('redundant zaps to look at (the zap line, and the line that re-installed the mapping):'), table(['line', 'gfn', 'cause', 'outcome', 'evidence', 'refault line'],
+      z.examples.map((e) => [e.line, e.gfn, e.cause, e.outcome, e.evidence, e.refaultLine ?? '-']), [true, false, false, false, false, true]));
+  }
   out.push({ title: 'zaps and refaults (refault: the next install that maps the same guest frame)', blocks: zaps });
   out.push({
     title: 'TLB flushes (inferred from kernel rules; x86 traces none)',
