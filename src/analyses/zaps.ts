@@ -170,36 +170,50 @@ export class ZapsHandler implements FactListener {
     const byEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
     const redundantByEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
     const byCause: Record<string, Record<ZapOutcome, number>> = {};
-    const lat: number[] = [];
-    const ranges = new Map<string, { vm: string; range: number; zaps: number; redundant: number; firstLine: number }>();
+    // typed and sorted natively: hundreds of thousands of latencies on a long trace
+    const lat = new Float64Array(t.length);
+    let nLat = 0;
+    type Range = { vm: string; range: number; zaps: number; redundant: number; firstLine: number };
+    const ranges = new Map<string, Map<number, Range>>();
+    // zaps come in runs of one op and neighbouring frames: remember the last op and range
+    let lastOp = -1;
+    let po: OpZaps | undefined;
+    let h: Range | undefined;
     for (let r = 0; r < t.length; r++) {
       const o = t.getStr(c.outcome, r) as ZapOutcome;
       const vm = t.getStr(c.vm, r)!;
       const range = Math.floor(t.getNum(c.gfn, r) / RANGE_FRAMES);
-      const key = `${vm}\u0000${range}`;
-      let h = ranges.get(key);
-      if (!h) ranges.set(key, (h = { vm, range, zaps: 0, redundant: 0, firstLine: t.getNum(c.line, r) }));
+      if (h?.vm !== vm || h.range !== range) {
+        let byRange = ranges.get(vm);
+        if (!byRange) ranges.set(vm, (byRange = new Map()));
+        h = byRange.get(range);
+        if (!h) byRange.set(range, (h = { vm, range, zaps: 0, redundant: 0, firstLine: t.getNum(c.line, r) }));
+      }
       h.zaps++;
-      if (REDUNDANT.has(o)) h.redundant++;
       const e = t.getStr(c.evidence, r) as Evidence;
       const cause = t.getStr(c.cause, r)!;
       byOutcome[o]++;
       byEvidence[e]++;
       (byCause[cause] ??= emptyOutcomes())[o]++;
-      const po = this.perOp.get(t.getNum(c.op_id, r))!;
+      const op = t.getNum(c.op_id, r);
+      if (op !== lastOp) {
+        po = this.perOp.get(op)!;
+        lastOp = op;
+      }
       if (REDUNDANT.has(o)) {
+        h.redundant++;
         redundantByEvidence[e]++;
-        po.redundant++;
-        lat.push(t.getNum(c.refault_ns, r));
-      } else if (o === 'unresolved') po.unresolved++;
+        po!.redundant++;
+        lat[nLat++] = t.getNum(c.refault_ns, r);
+      } else if (o === 'unresolved') po!.unresolved++;
     }
-    lat.sort((a, b) => a - b);
-    const q = (p: number): number | null => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : null);
+    const sorted = lat.subarray(0, nLat).sort();
+    const q = (p: number): number | null => (nLat ? sorted[Math.min(nLat - 1, Math.floor(p * nLat))]! : null);
     return {
       table: t, count: t.length, byOutcome, byEvidence, byCause,
       redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
       redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) },
-      hotRanges: [...ranges.values()].sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
+      hotRanges: [...ranges.values()].flatMap((m) => [...m.values()]).sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
         vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
         zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,
       })),
