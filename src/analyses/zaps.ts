@@ -42,6 +42,8 @@ export interface ZapsData {
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
   perOp: Map<number, OpZaps>;
   refaultNs: { median: number | null; p90: number | null };
+  /** Refault latency of every redundant zap, ascending. */
+  redundantRefaultNs: Float64Array;
   /** The 2 MiB guest-frame ranges with the most zaps, most first. */
   hotRanges: HotRange[];
 }
@@ -212,7 +214,7 @@ export class ZapsHandler implements FactListener {
     return {
       table: t, count: t.length, byOutcome, byEvidence, byCause,
       redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
-      redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) },
+      redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) }, redundantRefaultNs: sorted,
       hotRanges: [...ranges.values()].flatMap((m) => [...m.values()]).sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
         vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
         zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,

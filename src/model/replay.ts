@@ -10,7 +10,7 @@ import {
   classifyChange, isAccessed, isFrozen, isLeaf, isPresent, leafUpdateNeedsFlush, staleEntryHarmful, writeOrDirtyCleared,
   clearAccessed, type ChangeKind, type SpteLayout,
 } from './spte.js';
-import { NO_PAGE, VmState, shadowGroup, shadowSlot, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
+import { NO_PAGE, VmState, shadowGroup, shadowSlot, splitTableKey, tdpGroup, tdpSlot, type Leaf, type ShadowPage } from './vm-state.js';
 
 export interface ReplayOptions {
   memslots?: Memslot[] | null;
@@ -260,9 +260,10 @@ export class Replay {
     this.pageOwner.delete(page);
   }
 
-  private startOp(t: TaskState, kind: OpKind, vm: VmState, i: number): Op {
+  /** An op of `vm`, or of a VM not known yet (id ''; set when its events show it). */
+  private startOp(t: TaskState, kind: OpKind, vm: VmState | null, i: number): Op {
     this.closeOp(t);
-    const op = this.newOp(kind, vm.id, t.task, this.view.lineNo(i), this.view.tsNs(i));
+    const op = this.newOp(kind, vm?.id ?? '', t.task, this.view.lineNo(i), this.view.tsNs(i));
     t.op = op;
     return op;
   }
@@ -552,7 +553,7 @@ export class Replay {
     const v = this.view;
     const gen = v.validGen(i);
     const vm = t.vm ?? this.onlyVm() ?? (this.sawTgid || this.vms.size === 0 ? this.ownVm(t) : null);
-    const op = this.startOp(t, 'zap-all-fast', vm ?? blankVm, i);
+    const op = this.startOp(t, 'zap-all-fast', vm, i);
     t.episode = { gen, op, vmUnknown: vm === null };
     if (vm) this.obsoleteAll(t, vm, gen, op);
     this.startEpisode(op, v.usedPages(i));
@@ -737,14 +738,15 @@ export class Replay {
         vm.removeLeaf(huge);
       }
       if (table) {
-        if (table.page === NO_PAGE) table.page = tdpGroup(0, gfn, level - 1);
+        if (table.page === NO_PAGE) table.page = splitTableKey(gfn, level - 1);
         vm.spOfPage.set(table.page, table);
       }
-      const group = table?.page ?? tdpGroup(0, gfn, level - 1);
+      const group = table?.page ?? splitTableKey(gfn, level - 1);
       if (group < 0 && !vm.hasLeavesInPage(group)) vm.unplacedSplitTables++;
       children = this.splitChildren(vm, group, group >= 0, 0, gfn, level, hi, lo);
     } else if (errno === 0) {
-      children = 512;
+      // the children tdpChanged inferred from the huge leaf → table change traced just before
+      children = vm.leavesInPage(tdpGroup(0, gfn, level - 1)).length;
     }
     for (const l of this.listeners) l.onHugeSplit?.({ vm: vm.id, line: v.lineNo(i), gfn, level, errno, children });
   }
@@ -774,7 +776,7 @@ export class Replay {
 
   /** A set_spte into a table an eager split filled: its address is now known (shadow MMU). */
   private placeSplitTable(vm: VmState, page: number, slot: number, gfn: number, level: number): Leaf | undefined {
-    const key = tdpGroup(0, gfn, level);
+    const key = splitTableKey(gfn, level);
     const sp = vm.spOfPage.get(key);
     if (!sp && !vm.hasLeavesInPage(key)) return undefined;
     if (vm.moveGroup(key, page, (s) => page * 4096 + s * 8)) vm.unplacedSplitTables--;
@@ -787,9 +789,10 @@ export class Replay {
   }
 
   /**
-   * MMIO SPTEs (reference §3): mark_mmio_spte under mmu_lock ends a fault on a gfn without memslot;
-   * handle_mmio_page_fault (lockless) emulates an access from a cached MMIO SPTE; check_mmio_spte
-   * with valid 0 found an obsolete generation (a memslot update), so the fault path re-creates it.
+   * MMIO SPTEs (reference §3; mmu.c mark_mmio_spte, handle_mmio_page_fault, check_mmio_spte):
+   * mark_mmio_spte under mmu_lock ends a fault on a gfn without memslot; handle_mmio_page_fault
+   * (lockless) emulates an access from a cached MMIO SPTE; check_mmio_spte with valid 0 found an
+   * obsolete generation (a memslot update), so the fault path re-creates it.
    */
   private mmio(t: TaskState, i: number, kind: MmioEvent['kind']): void {
     const v = this.view;
@@ -832,7 +835,6 @@ export class Replay {
       t.guessedVm = by === 'only-vm' ? vm : null;
     }
     const opKind: OpKind = kind === 'unmap' ? 'notifier-unmap' : kind === 'age' ? 'notifier-age' : kind === 'test-age' ? 'notifier-test-age' : 'notifier-change-pte';
-    this.closeOp(t);
     const note: Notification = {
       kind, vm: vm?.id ?? null, vmBy: by, task: t.task, line: v.lineNo(i), ts: v.tsNs(i), hvaStart, hvaEnd,
       overlap: 'unknown', memslotSource: 'none', gfnStart: -1, gfnEnd: -1, sptesZapped: 0, young: 0, youngUnknown: 0,
@@ -841,13 +843,10 @@ export class Replay {
     t.cowHva = kind === 'unmap' && hvaEnd - hvaStart === PAGE && !t.kernelThread ? hvaStart : -1;
     if (!vm) {
       if (this.opts.memslots) this.overlapOnly(this.opts.memslots.filter((s) => s.vm === undefined), note);
-      const op = this.newOp(opKind, '', t.task, note.line, note.ts);
-      t.op = op;
-      t.note = note;
-      return;
     }
     const op = this.startOp(t, opKind, vm, i);
     t.note = note;
+    if (!vm) return;
     const leaves = this.rangeLeaves(vm, hvaStart, hvaEnd, note);
     if (note.overlap !== 'unknown') note.lockTaken = note.overlap !== 'outside' || !notifierLockElided(this.rules.set);
     if (kind === 'change-pte' || vm.isTdp) return; // change_pte never finds anything (§6.1); TDP changes are traced
@@ -921,9 +920,6 @@ export class Replay {
     return leaves;
   }
 }
-
-/** Placeholder for an op whose VM is not known yet (its id is ''). */
-const blankVm = new VmState('', null);
 
 function blankOp(id: number, kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
   return {

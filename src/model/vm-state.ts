@@ -40,6 +40,11 @@ export const shadowSlot = (sptep: number): number => (sptep % 4096) / 8;
 export const tdpGroup = (asId: number, gfn: number, level: number): number =>
   -1 - ((Math.floor(gfn / 512 ** level) * 2 + asId) * 8 + level);
 export const tdpSlot = (gfn: number, level: number): number => Math.floor(gfn / 512 ** (level - 1)) % 512;
+/**
+ * Shadow MMU: the provisional key of a direct table an eager split filled untraced, until a
+ * kvm_mmu_set_spte shows its address. A direct table's entries are laid out like a TDP table's.
+ */
+export const splitTableKey = (gfn: number, level: number): number => tdpGroup(0, gfn, level);
 
 interface LeafGroup {
   live: number;

@@ -114,7 +114,8 @@ export function evaluateFailOn(c: CompareReport, spec: string): FailOnResult[] {
   });
 }
 
-const fmt = (v: number | null, digits = 0): string => (v === null ? '-' : Number.isInteger(v) && digits === 0 ? String(v) : v.toFixed(digits || 3));
+/** Integers as they are, fractions to `digits` places. */
+const fmt = (v: number | null, digits: number): string => (v === null ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
 const pct = (v: number | null): string => (v === null ? '-' : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`);
 const signed = (v: number): string => `${v > 0 ? '+' : ''}${v}`;
 
@@ -142,7 +143,7 @@ export function compareDocument(c: CompareReport): ReportDocument {
   if (c.failOn) {
     sections.push({
       title: 'fail-on',
-      blocks: c.failOn.map((r) => ({ kind: 'text', text: `${r.expr}: ${fmt(r.value, Number.isInteger(r.value ?? 0) ? 0 : 3)} -> ${r.failed ? 'FAIL' : 'ok'}`, ...(r.failed ? { tone: 'bad' as const } : {}) })),
+      blocks: c.failOn.map((r) => ({ kind: 'text', text: `${r.expr}: ${fmt(r.value, 3)} -> ${r.failed ? 'FAIL' : 'ok'}`, ...(r.failed ? { tone: 'bad' as const } : {}) })),
     });
   }
   return { title: `mmu-trace ${c.tool.version}: compare`, summary: [side('before', c.before), side('after', c.after)], sections };

@@ -8,7 +8,7 @@ import type { FindingsData } from '../analyses/findings.js';
 import { columnIndex } from '../analyses/findings-table.js';
 import { FLUSH_COLUMNS } from '../analyses/flushes.js';
 import { NOTIFICATION_COLUMNS } from '../analyses/notifications.js';
-import { HOT_RANGES, REDUNDANT, ZAP_COLUMNS, type HotRange, type ZapOutcome } from '../analyses/zaps.js';
+import { HOT_RANGES, ZAP_COLUMNS, type HotRange } from '../analyses/zaps.js';
 import type { AnalyzeReport } from './contract.js';
 import { summaryItems, type SummaryItem } from './sections.js';
 
@@ -43,16 +43,16 @@ export function htmlData(r: AnalyzeReport, f: FindingsData): HtmlData {
   const z = f.zaps.table;
   const zc = columnIndex(ZAP_COLUMNS);
   const latency = new Map<number, number>();
+  for (const ns of f.zaps.redundantRefaultNs) {
+    const b = Math.floor(Math.log10(Math.max(ns, 1) / 1000) * LATENCY_BINS_PER_DECADE);
+    latency.set(b, (latency.get(b) ?? 0) + 1);
+  }
   for (let i = 0; i < z.length; i++) {
     const vm = z.getStr(zc.vm, i) ?? '';
     const ts = z.getNum(zc.ts_ns, i);
     count(vm, 'zap', ts);
     const refault = z.getNum(zc.refault_ns, i);
     if (!Number.isNaN(refault)) count(vm, 'refault', ts + refault);
-    if (REDUNDANT.has(z.getStr(zc.outcome, i) as ZapOutcome)) {
-      const b = Math.floor(Math.log10(Math.max(refault, 1) / 1000) * LATENCY_BINS_PER_DECADE);
-      latency.set(b, (latency.get(b) ?? 0) + 1);
-    }
   }
   const n = f.notifications.table;
   const nc = columnIndex(NOTIFICATION_COLUMNS);
