@@ -1,7 +1,7 @@
 // One measured analyze run, in its own process so its peak RSS is its own; prints JSON.
 // `--ingest-only` skips the MMU replay: ingest + event statistics on one thread, the fastest way to
 // do them alone (the yardstick for the replay's cost).
-import { analyzeTrace } from '../src/cli/pipeline.js';
+import { analyzeTrace } from '../src/pipeline/analyze.js';
 
 const path = process.argv[2]!;
 const ingestOnly = process.argv[3] === '--ingest-only';

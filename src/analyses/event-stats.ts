@@ -1,6 +1,7 @@
 // Input-level statistics computed from the `events` batches: events per name and group, CPUs,
-// tasks and (when the trace has TGIDs) the processes that did KVM MMU work.
+// tasks and (when the trace has TGIDs) the processes that did KVM MMU work, and which MMU it shows.
 import type { RecordBatch, Vector } from 'apache-arrow';
+import { eventColumn } from '../ingest/schema.js';
 
 export interface TaskStats {
   pid: number;
@@ -18,6 +19,10 @@ export interface EventStatsData {
   groupOf: Record<string, string>;
   cpus: number[];
   tasks: TaskStats[];
+  /** The tasks that emitted kvm / kvmmmu events, in the order of `tasks`. */
+  kvmTasks: TaskStats[];
+  /** Which MMU the events show: kvm_tdp_mmu_spte_changed only comes from the TDP MMU. */
+  mmu: 'tdp' | 'shadow' | 'unknown';
 }
 
 const KVM_GROUPS = new Set(['kvmmmu', 'kvm']);
@@ -40,22 +45,14 @@ export class EventStatsHandler {
   private cpus = new Set<number>();
   private tasks = new Map<number, TaskStats>();
 
-  reset(): void {
-    this.byName.clear();
-    this.byGroup.clear();
-    this.groupOf.clear();
-    this.cpus.clear();
-    this.tasks.clear();
-  }
-
   handleBatch(batch: RecordBatch): void {
-    const event = dictionaryOf(batch.getChild('event')!);
-    const grp = dictionaryOf(batch.getChild('grp')!);
-    const comm = dictionaryOf(batch.getChild('comm')!);
-    const cpu = batch.getChild('cpu')!.data[0]!.values as Uint32Array;
-    const pidV = batch.getChild('pid')!;
+    const event = dictionaryOf(eventColumn(batch, 'event'));
+    const grp = dictionaryOf(eventColumn(batch, 'grp'));
+    const comm = dictionaryOf(eventColumn(batch, 'comm'));
+    const cpu = eventColumn(batch, 'cpu').data[0]!.values as Uint32Array;
+    const pidV = eventColumn(batch, 'pid');
     const pid = pidV.data[0]!.values as Int32Array;
-    const tgidV = batch.getChild('tgid')!;
+    const tgidV = eventColumn(batch, 'tgid');
     const tgid = tgidV.data[0]!.values as Int32Array;
     // count by dictionary index first; strings only once per distinct value
     const perEvent = new Float64Array(event.values.length);
@@ -105,12 +102,23 @@ export class EventStatsHandler {
   data(): EventStatsData {
     const sorted = <T>(m: Map<string, T>): Record<string, T> =>
       Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const byName = sorted(this.byName);
+    const tasks = [...this.tasks.values()].sort((a, b) => b.events - a.events || a.pid - b.pid || (a.comm < b.comm ? -1 : 1));
     return {
-      byName: sorted(this.byName),
+      byName,
       byGroup: sorted(this.byGroup),
       groupOf: sorted(this.groupOf),
       cpus: [...this.cpus].sort((a, b) => a - b),
-      tasks: [...this.tasks.values()].sort((a, b) => b.events - a.events || a.pid - b.pid || (a.comm < b.comm ? -1 : 1)),
+      tasks,
+      kvmTasks: tasks.filter((t) => t.kvmEvents > 0),
+      mmu: mmuOf(byName),
     };
   }
+}
+
+function mmuOf(byName: Record<string, number>): 'tdp' | 'shadow' | 'unknown' {
+  if ((byName.kvm_tdp_mmu_spte_changed ?? 0) > 0) return 'tdp';
+  // shadow pages and SPTEs without a single TDP SPTE change: shadow paging (tdp_mmu=N or no EPT/NPT)
+  if ((byName.kvm_mmu_set_spte ?? 0) + (byName.kvm_mmu_get_page ?? 0) > 0) return 'shadow';
+  return 'unknown';
 }

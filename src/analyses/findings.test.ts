@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
 import { memslotsFromTruth } from '../testing/truth.js';
 import type { FindingsData } from './findings.js';
@@ -143,4 +143,43 @@ test('mprotect-roundtrip: the hottest 2 MiB ranges are the mprotected ones, 2048
     ['0x40400-0x405ff', 2048], ['0x40600-0x407ff', 2048], ['0x40800-0x409ff', 2048], ['0x40a00-0x40bff', 2048],
   ]);
   assert.equal(hot.slice(4).reduce((a, h) => a + h.redundant, 0), 0);
+});
+
+test('dirty-log: write faults on write-protected SPTEs are restores, not zaps; 4096 per iteration as the truth lines say', { skip }, async () => {
+  const r = await analyzeTrace(shared('dirty-log/dirty-log.ftrace.txt.gz'));
+  const f = r.findings!;
+  // before: 32762 "suspected" redundant zaps of cause sync, each re-installed at its own line
+  assert.equal(f.redundantZaps.count, 0);
+  assert.equal(f.redundantZaps.byCause.sync, undefined);
+  // truth: dirty_iter0..7 guest_pages_written=4096; awk over the trace: 32770 set_spte of the
+  // faulting gfn after a walk with pferr P|W, 2 of them upgrades of read-only SPTEs
+  assert.equal(f.writeProtects.restored, 32768);
+  assert.deepEqual(f.writeProtects.byCause['dirty-log'], { restored: 32768, passes: 2 });
+  // marker lines: zcat | grep -n 'guest_write begin'
+  assert.deepEqual(f.writeProtects.byPhase.map((p) => [p.line, p.restored]),
+    [410195, 438912, 467629, 496348, 525066, 553784, 582502, 611222].map((line) => [line, 4096]));
+  // the fewest passes that explain the restores: one before iter0 (pages last written while
+  // warming up), one before iter4 (pages restored in iter0..3); each flushes
+  assert.deepEqual(f.flushes.byOp['write-protect'], { needed: 2, unneeded: 0, avoidable: 0, missing: 0 });
+});
+
+test('touch: writes to shadowed guest page tables restore write-protected SPTEs (unsync), no zap', { skip }, async () => {
+  const r = await analyzeTrace(shared('touch/touch.ftrace.txt.gz'));
+  const f = r.findings!;
+  // before: 16 "suspected" redundant zaps of cause sync (pte_set_w phase, line 199883 on)
+  assert.equal(f.redundantZaps.count, 0);
+  // awk: 32 set_spte of the faulting gfn after kvm_mmu_unsync_page of it and a walk with pferr
+  // P|W; 16 re-install the value the SPTE held (restores), 16 upgrade a read-only one
+  assert.deepEqual(f.writeProtects.byCause['shadowed-page-table'], { restored: 16, passes: 1 });
+  assert.equal(f.writeProtects.byCause['dirty-log'].restored, 0);
+});
+
+test('dirty-log-guest-huge: an identical re-install after a fault on a non-present SPTE is a zap (inferred)', { skip }, async () => {
+  const r = await analyzeTrace(shared('dirty-log/dirty-log-guest-huge.ftrace.txt.gz'));
+  const f = r.findings!;
+  // turning dirty logging off and on again drops the 4K SPTEs of huge-capable ranges untraced
+  // (x86.c kvm_mmu_slot_apply_flags → kvm_mmu_zap_collapsible_sptes; the walks show pferr 6 W|U: P clear),
+  // and the faults re-install them unchanged: redundant, and proven by the error code
+  assert.deepEqual(f.redundantZaps.byEvidence, { observed: 0, inferred: 16384, suspected: 0 });
+  assert.equal(f.writeProtects.restored, 0);
 });

@@ -8,6 +8,8 @@ import { LockBreaksHandler, type LockBreaksData } from './lock-breaks.js';
 import { MmioHandler, type MmioData } from './mmio.js';
 import { NotificationsHandler, type NotificationsData } from './notifications.js';
 import { SpteChangesHandler, type SpteChangesData } from './spte-changes.js';
+import { timelineOf, type Timeline, type TimeSpan } from './timeline.js';
+import { WriteProtectsHandler, type WriteProtectsData } from './write-protects.js';
 import { ZapsHandler, type ZapsData } from './zaps.js';
 
 export interface FindingsData {
@@ -19,6 +21,8 @@ export interface FindingsData {
   spte: SpteChangesData;
   fastFaults: FastFaultsData;
   mmio: MmioData;
+  writeProtects: WriteProtectsData;
+  timeline: Timeline;
 }
 
 export class FindingsRun {
@@ -29,23 +33,27 @@ export class FindingsRun {
   private readonly spte = new SpteChangesHandler();
   private readonly fastFaults = new FastFaultsHandler();
   private readonly mmio = new MmioHandler();
+  private readonly writeProtects = new WriteProtectsHandler();
   private readonly replay: Replay;
 
   constructor(opts: ReplayOptions = {}) {
     this.zaps = new ZapsHandler(() => this.replay.spteLayout);
-    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte, this.fastFaults, this.mmio], opts);
+    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte, this.fastFaults, this.mmio, this.writeProtects], opts);
   }
 
   handleBatch(batch: RecordBatch): void {
     this.replay.handleBatch(batch);
   }
 
-  finish(): FindingsData {
+  /** `span`: the input's first and last timestamps, for the timeline's bins. */
+  finish(span: TimeSpan): FindingsData {
     const model = this.replay.finish();
     const zaps = this.zaps.data();
+    const flushes = this.flushes.data(zaps);
+    const notifications = this.notifications.data();
     return {
-      model, zaps, flushes: this.flushes.data(zaps), lockBreaks: this.lockBreaks.data(),
-      notifications: this.notifications.data(), spte: this.spte.data(), fastFaults: this.fastFaults.data(), mmio: this.mmio.data(),
+      model, zaps, flushes, lockBreaks: this.lockBreaks.data(), notifications, spte: this.spte.data(),
+      fastFaults: this.fastFaults.data(), mmio: this.mmio.data(), writeProtects: this.writeProtects.data(), timeline: timelineOf(span, zaps, notifications, flushes),
     };
   }
 }

@@ -1,6 +1,6 @@
 // Flushes (finding 2): the TLB flushes the kernel issues per operation by its rules (x86 traces
 // no flush event, §4.4), each judged needed / unneeded / avoidable, plus missing ones.
-import type { FactListener, Op } from '../model/facts.js';
+import { taskLabel, type FactListener, type Op } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 import type { ZapsData } from './zaps.js';
 
@@ -51,7 +51,7 @@ export class FlushesHandler implements FactListener {
       table.num(c.line, r, op.line);
       table.num(c.ts_ns, r, op.ts);
       table.str(c.vm, r, op.vm);
-      table.str(c.task, r, `${op.task.comm}-${op.task.pid}`);
+      table.str(c.task, r, taskLabel(op.task));
       table.str(c.op, r, op.kind);
       table.num(c.leaf_zaps, r, op.leafZaps);
       table.num(c.tables_zapped, r, op.tablesZapped);

@@ -3,7 +3,7 @@
 // tdp_mmu.c tdp_mmu_iter_cond_resched), so
 // a break is observed when, between two of the zapper's zaps, another task of the same VM did
 // mmu_lock work or the zapper was switched out (a task holding a rwlock cannot be preempted).
-import type { FactListener, Op, Task, ZapEpisodeZap } from '../model/facts.js';
+import { taskLabel, type FactListener, type Op, type Task, type ZapEpisodeZap } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
 /** A gap this long between two zaps without other evidence is a suspected break. */
@@ -54,7 +54,8 @@ export interface LockBreaksData {
   episodes: EpisodeSummary[];
   breaks: number;
   byEvidence: { observed: number; suspected: number };
-  suspectGapNs: number;
+  /** SUSPECT_GAP_NS in µs. */
+  suspectGapUs: number;
 }
 
 interface Break {
@@ -89,7 +90,7 @@ export class LockBreaksHandler implements FactListener {
     const task = op.task;
     this.live.set(task.pid, {
       s: {
-        id: this.nextId++, kind: episodeKind(op), vm: op.vm, zapper: `${task.comm}-${task.pid}`, line: op.line, startNs: op.ts,
+        id: this.nextId++, kind: episodeKind(op), vm: op.vm, zapper: taskLabel(task), line: op.line, startNs: op.ts,
         durationMs: 0, usedPages, zapped: 0, breaksObserved: 0, breaksSuspected: 0, restarts: 0, maxBreaks: 0, contenders: [],
       },
       op, lastZapTs: -1, other: new Set(), switched: false, contenders: new Set(), breaks: [],
@@ -116,7 +117,7 @@ export class LockBreaksHandler implements FactListener {
   onMmuLockWork(vm: string, task: Task): void {
     for (const e of this.live.values()) {
       if (e.op.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0) continue;
-      const name = `${task.comm}-${task.pid}`;
+      const name = taskLabel(task);
       e.other.add(name);
       e.contenders.add(name);
     }
@@ -163,7 +164,7 @@ export class LockBreaksHandler implements FactListener {
     for (const e of [...this.live.values()]) this.onEpisodeEnd(e.op);
     return {
       table: this.table, episodes: [...this.done].sort((a, b) => a.id - b.id), breaks: this.observed,
-      byEvidence: { observed: this.observed, suspected: this.suspected }, suspectGapNs: SUSPECT_GAP_NS,
+      byEvidence: { observed: this.observed, suspected: this.suspected }, suspectGapUs: SUSPECT_GAP_NS / 1000,
     };
   }
 }

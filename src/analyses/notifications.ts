@@ -1,6 +1,6 @@
 // Notifications (finding 4) and aging (finding 5): per mmu-notifier event, its memslot overlap,
 // what KVM did for it, and totals by source task.
-import type { FactListener, Notification } from '../model/facts.js';
+import { taskLabel, type FactListener, type Notification } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
 export const NOTIFICATION_COLUMNS = [
@@ -63,7 +63,7 @@ export class NotificationsHandler implements FactListener {
     t.num(c.line, r, n.line);
     t.num(c.ts_ns, r, n.ts);
     t.str(c.kind, r, n.kind);
-    t.str(c.task, r, `${n.task.comm}-${n.task.pid}`);
+    t.str(c.task, r, taskLabel(n.task));
     t.str(c.source, r, n.task.comm);
     t.str(c.vm, r, n.vm);
     t.str(c.vm_by, r, n.vmBy);

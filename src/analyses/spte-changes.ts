@@ -1,7 +1,7 @@
 // Every SPTE change the model derived, classified once (model/spte.ts classifyChange) and counted by
 // kind; a row for each change other than an install (the trace's own event) or a leaf zap (`zaps`).
 // And every shadow page's life: created, zapped (and the second zap of an in-use root).
-import type { FactListener, HugeSplit, ShadowPageEvent, SpteChange } from '../model/facts.js';
+import { taskLabel, type FactListener, type HugeSplit, type ShadowPageEvent, type SpteChange } from '../model/facts.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
 export const SPTE_CHANGE_COLUMNS = [
@@ -88,7 +88,7 @@ export class SpteChangesHandler implements FactListener {
     t.num(c.level, r, p.level);
     t.str(c.role, r, p.role);
     t.num(c.root_count, r, p.rootCount);
-    t.str(c.task, r, `${p.task.comm}-${p.task.pid}`);
+    t.str(c.task, r, taskLabel(p.task));
     t.str(c.op, r, p.op?.kind ?? null);
     t.num(c.op_id, r, p.op?.id ?? null);
   }

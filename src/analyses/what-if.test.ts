@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
 import { memslotsFromTruth } from '../testing/truth.js';
 import { zapAllFastTrace } from '../testing/tiny-trace.js';
 import { loadMemslotsFile } from '../model/memslots.js';
-import { rulesFromOption } from '../model/kernel-rules.js';
+import { rulesFromOption } from '../model/kernel-version.js';
 import { breaksWithBatch, parseWhatIf } from './what-if.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;

@@ -2,7 +2,7 @@
 // kernel change it models and the assumption behind the number (kvm-mmu-reference.md §4–§6).
 // Insights in the DevTools sense: computed from the handlers' data, no second replay.
 import type { Evidence } from '../model/facts.js';
-import { agingFlushes, notifierLockElided, type RuleSet } from '../model/kernel-rules.js';
+import { agingFlushes, notifierLockElided, type RuleSet } from '../model/kernel-version.js';
 import type { FindingsData } from './findings.js';
 import { columnIndex } from './findings-table.js';
 import { FLUSH_COLUMNS } from './flushes.js';

@@ -1,7 +1,7 @@
 // Zaps and refaults (finding 1): every leaf zap classified by what the guest mapping of the same
 // guest frame — (VM, address space, the zapped leaf's gfn) — looked like when it came back, at
 // any level: 4K leaves zapped for a THP collapse come back inside one 2M leaf.
-import type { Evidence, FactListener, LeafInstall, LeafZap, OpKind } from '../model/facts.js';
+import { taskLabel, type Evidence, type FactListener, type LeafInstall, type LeafZap, type Op, type OpKind } from '../model/facts.js';
 import { pfnOf, permChange, permsOf, permString, type SpteLayout } from '../model/spte.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 
@@ -41,11 +41,33 @@ export interface ZapsData {
   redundantByEvidence: Record<Evidence, number>;
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
   perOp: Map<number, OpZaps>;
-  refaultNs: { median: number | null; p90: number | null };
-  /** Refault latency of every redundant zap, ascending. */
-  redundantRefaultNs: Float64Array;
+  /** Refault latency of the redundant zaps, in µs (two decimals). */
+  refaultUs: { median: number | null; p90: number | null };
+  /** The first redundant zaps of the trace, with their lines. */
+  examples: ZapExample[];
   /** The 2 MiB guest-frame ranges with the most zaps, most first. */
   hotRanges: HotRange[];
+  /** Refault latency of the redundant zaps, in log bins of µs; non-empty bins only, shortest first. */
+  refaultLatencyHistogram: LatencyBin[];
+}
+
+export interface ZapExample {
+  line: number;
+  gfn: string;
+  level: number;
+  cause: string;
+  causeTask: string;
+  outcome: ZapOutcome;
+  evidence: Evidence;
+  refaultLine: number | null;
+  refaultUs: number | null;
+}
+
+/** Zaps whose refault latency was at least `fromUs` and less than `toUs`. */
+export interface LatencyBin {
+  fromUs: number;
+  toUs: number;
+  n: number;
 }
 
 export interface HotRange {
@@ -61,6 +83,13 @@ export interface HotRange {
 /** Guest frames per hot range (one 2 MiB region), and how many ranges are kept. */
 export const RANGE_FRAMES = 512;
 export const HOT_RANGES = 20;
+/** Redundant zaps kept as examples. */
+export const ZAP_EXAMPLES = 5;
+/** Refault-latency histogram bins per decade of microseconds. */
+export const LATENCY_BINS_PER_DECADE = 4;
+
+/** ns → µs with two decimals, as the report prints latencies. */
+const usOf = (ns: number): number => Math.round(ns / 10) / 100;
 
 function emptyOutcomes(): Record<ZapOutcome, number> {
   return { identical: 0, upgrade: 0, downgrade: 0, needed: 0, unresolved: 0 };
@@ -75,6 +104,9 @@ interface OpZaps {
   zaps: number;
   redundant: number;
   unresolved: number;
+  /** The op's first zap row, and the cause its rows hold (the op's kind when they were written). */
+  firstRow: number;
+  cause: OpKind;
 }
 
 /**
@@ -93,7 +125,7 @@ export class ZapsHandler implements FactListener {
   private readonly pending = new Map<string, Map<number, number | number[]>>();
   private readonly perOp = new Map<number, OpZaps>();
   /** The op of the previous zap (zaps come in runs of one op), with its task's label. */
-  private lastOp: { id: number; zaps: OpZaps; task: string } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0 }, task: '' };
+  private lastOp: { id: number; zaps: OpZaps; task: string } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0, firstRow: 0, cause: 'sync' }, task: '' };
   private readonly c = columnIndex(ZAP_COLUMNS);
 
   constructor(private readonly layout: () => SpteLayout) {}
@@ -116,8 +148,8 @@ export class ZapsHandler implements FactListener {
     t.num(c.op_id, r, z.op.id);
     if (this.lastOp.id !== z.op.id) {
       let zaps = this.perOp.get(z.op.id);
-      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0 }));
-      this.lastOp = { id: z.op.id, zaps, task: `${z.op.task.comm}-${z.op.task.pid}` };
+      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0, firstRow: r, cause: z.op.kind }));
+      this.lastOp = { id: z.op.id, zaps, task: taskLabel(z.op.task) };
     }
     this.lastOp.zaps.zaps++;
     t.str(c.cause_task, r, this.lastOp.task);
@@ -128,6 +160,18 @@ export class ZapsHandler implements FactListener {
     const key = placeKey(z.asId, z.gfn);
     const prev = vm.get(key);
     vm.set(key, prev === undefined ? r : typeof prev === 'number' ? [prev, r] : (prev.push(r), prev));
+  }
+
+  /**
+   * An op's kind can change after its first zaps (a TDP walk turns out to be root teardown, or a
+   * shadow zap a TDP walk): its rows take the kind it ended with, whatever the event order.
+   */
+  onOpEnd(op: Op): void {
+    const z = this.perOp.get(op.id);
+    if (!z || z.cause === op.kind) return;
+    const t = this.table;
+    for (let r = z.firstRow; r < t.length; r++) if (t.getNum(this.c.op_id, r) === op.id) t.str(this.c.cause, r, op.kind);
+    z.cause = op.kind;
   }
 
   onLeafInstall(s: LeafInstall): void {
@@ -181,6 +225,7 @@ export class ZapsHandler implements FactListener {
     let lastOp = -1;
     let po: OpZaps | undefined;
     let h: Range | undefined;
+    const examples: ZapExample[] = [];
     for (let r = 0; r < t.length; r++) {
       const o = t.getStr(c.outcome, r) as ZapOutcome;
       const vm = t.getStr(c.vm, r)!;
@@ -207,19 +252,44 @@ export class ZapsHandler implements FactListener {
         redundantByEvidence[e]++;
         po!.redundant++;
         lat[nLat++] = t.getNum(c.refault_ns, r);
+        if (examples.length < ZAP_EXAMPLES) examples.push(this.example(r, o, e));
       } else if (o === 'unresolved') po!.unresolved++;
     }
     const sorted = lat.subarray(0, nLat).sort();
-    const q = (p: number): number | null => (nLat ? sorted[Math.min(nLat - 1, Math.floor(p * nLat))]! : null);
+    const q = (p: number): number | null => (nLat ? usOf(sorted[Math.min(nLat - 1, Math.floor(p * nLat))]!) : null);
     return {
       table: t, count: t.length, byOutcome, byEvidence, byCause,
       redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
-      redundantByEvidence, perOp: this.perOp, refaultNs: { median: q(0.5), p90: q(0.9) }, redundantRefaultNs: sorted,
+      redundantByEvidence, perOp: this.perOp, refaultUs: { median: q(0.5), p90: q(0.9) }, examples,
       hotRanges: [...ranges.values()].flatMap((m) => [...m.values()]).sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
         vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
         zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,
       })),
+      refaultLatencyHistogram: latencyHistogram(sorted),
     };
   }
+
+  private example(r: number, outcome: ZapOutcome, evidence: Evidence): ZapExample {
+    const t = this.table;
+    const c = this.c;
+    const ns = t.getNum(c.refault_ns, r);
+    return {
+      line: t.getNum(c.line, r), gfn: `0x${t.getNum(c.gfn, r).toString(16)}`, level: t.getNum(c.level, r),
+      cause: t.getStr(c.cause, r)!, causeTask: t.getStr(c.cause_task, r)!, outcome, evidence,
+      refaultLine: t.getNum(c.refault_line, r), refaultUs: Number.isNaN(ns) ? null : usOf(ns),
+    };
+  }
+}
+
+/** Latencies (ns, ascending) in LATENCY_BINS_PER_DECADE log bins of µs. */
+function latencyHistogram(sortedNs: Float64Array): LatencyBin[] {
+  const bins = new Map<number, number>();
+  for (const ns of sortedNs) {
+    const b = Math.floor(Math.log10(Math.max(ns, 1) / 1000) * LATENCY_BINS_PER_DECADE);
+    bins.set(b, (bins.get(b) ?? 0) + 1);
+  }
+  return [...bins].sort(([a], [b]) => a - b).map(([b, n]) => ({
+    fromUs: 10 ** (b / LATENCY_BINS_PER_DECADE), toUs: 10 ** ((b + 1) / LATENCY_BINS_PER_DECADE), n,
+  }));
 }
 

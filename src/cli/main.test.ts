@@ -146,3 +146,35 @@ test('compare --fail-on sets exit code 4 when a figure crosses its bound, 0 othe
   assert.equal(run(['compare', t, t, '--fail-on', 'nope>0']).code, 2);
   assert.equal(run(['analyze', t, '--format', 'lkml']).stdout, run(['analyze', t, '--format', 'md']).stdout);
 });
+
+test('report: a saved JSON report renders as analyze renders it (html, text, md); anything else is refused with exit 3', () => {
+  const t = fixture('mprotect-roundtrip.ftrace.txt.gz');
+  const saved = join(tmp, 'saved.json');
+  assert.equal(run(['analyze', t, '--format', 'json', '--what-if', 'skip-unchanged', '-o', saved]).code, 0);
+  const html = join(tmp, 'from-saved.html');
+  const r = run(['report', saved, '--format', 'html', '-o', html]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(html, 'utf8'), run(['analyze', t, '--what-if', 'skip-unchanged', '--format', 'html']).stdout);
+  for (const format of ['text', 'md', 'json']) {
+    assert.equal(run(['report', saved, '--format', format]).stdout, run(['analyze', t, '--what-if', 'skip-unchanged', '--format', format]).stdout, format);
+  }
+  const notReport = run(['report', file('other.json', '{"a": 1}'), '--format', 'html']);
+  assert.equal(notReport.code, 3);
+  assert.match(notReport.stderr, /not an mmu-trace JSON report/);
+  assert.equal(run(['report', file('broken.json', '{'), '--format', 'html']).code, 3);
+});
+
+test('--kernel sets the rule set and the role layout; --role-layout still wins', () => {
+  const cases: [string[], string, string][] = [
+    [['--kernel', '7.2'], 'v6.13+', 'v7.2'],
+    [['--kernel', '4.19'], 'v5.10', 'v4'],
+    [['--kernel', '6.12.117'], 'v6.12', 'v5.17'],
+    [['--kernel', '7.2', '--role-layout', 'v5.1'], 'v6.13+', 'v5.1'],
+  ];
+  for (const [args, set, layout] of cases) {
+    const r = run(['analyze', fixture('cuts/touch.perf.txt'), '--format', 'json', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.deepEqual([j.model.rules.set, j.kernel.roleLayout], [set, layout], args.join(' '));
+  }
+});

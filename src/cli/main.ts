@@ -6,16 +6,15 @@ import { hideBin } from 'yargs/helpers';
 import { InputError } from '../ingest/ingest.js';
 import { ROLE_LAYOUTS, type RoleLayoutName } from '../ingest/role.js';
 import type { Format } from '../ingest/sniff.js';
-import { TOOL_VERSION } from '../version.js';
-import { analyzeTrace, type PipelineOptions } from './pipeline.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import { analyzeTrace, type PipelineOptions } from '../pipeline/analyze.js';
 import { loadMemslotsFile } from '../model/memslots.js';
-import { rulesFromOption } from '../model/kernel-rules.js';
+import { roleLayoutOfVersion, rulesFromOption } from '../model/kernel-version.js';
 import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
 import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 import { IngestProgress } from './progress.js';
 import type { AnalyzeReport } from '../report/contract.js';
-import type { FindingsData } from '../analyses/findings.js';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
@@ -59,7 +58,9 @@ function pipelineOptions(a: CommonArgs): PipelineOptions {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return { format: a['input-format'], roleLayout: a['role-layout'], model };
+  // --kernel names the role layout too, unless --role-layout says otherwise
+  const roleLayout = a['role-layout'] ?? (a.kernel ? roleLayoutOfVersion(a.kernel) : undefined);
+  return { format: a['input-format'], roleLayout, model };
 }
 
 function withInputOptions<T>(y: Argv<T>) {
@@ -78,7 +79,7 @@ function withInputOptions<T>(y: Argv<T>) {
     })
     .option('kernel', {
       type: 'string',
-      describe: 'host kernel version (e.g. 6.12) whose MMU rules to apply; default: from the trace, else the newest',
+      describe: 'host kernel version (e.g. 6.12): its MMU rules, SPTE layout and role layout; default: from the trace, else the newest',
     });
 }
 
@@ -103,6 +104,41 @@ function useColor(flag: boolean | undefined): boolean {
   return process.stdout.isTTY === true && !('NO_COLOR' in process.env);
 }
 
+const REPORT_FORMATS = ['text', 'md', 'lkml', 'json', 'html'] as const;
+type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** The report in one format, written to `-o FILE` or stdout (`analyze` and `report`). */
+async function writeReport(report: AnalyzeReport, a: { format: ReportFormat; o?: string | undefined; color?: boolean | undefined }): Promise<void> {
+  let out: string;
+  if (a.format === 'json') out = `${JSON.stringify(report, null, 2)}\n`;
+  else if (a.format === 'text') out = renderText(report, { color: a.o === undefined && useColor(a.color) });
+  else if (a.format === 'html') out = (await import('../report/html.js')).renderHtml(report);
+  else out = renderMarkdown(report);
+  if (a.o === undefined) process.stdout.write(out);
+  else writeFileSync(a.o, out);
+}
+
+/** A JSON report saved by `analyze --format json`; refuses anything else (exit 3). */
+function readSavedReport(path: string): AnalyzeReport {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  let r: Partial<AnalyzeReport> | null;
+  try {
+    r = JSON.parse(text) as Partial<AnalyzeReport> | null;
+  } catch (e) {
+    throw new InputError(path, `not JSON: ${(e as Error).message}`);
+  }
+  if (r?.schemaVersion !== 1 || r.tool?.name !== TOOL_NAME || !r.input || !r.kernel || !r.events) {
+    throw new InputError(path, 'not an mmu-trace JSON report (analyze --format json; schemaVersion 1)');
+  }
+  if (r.findings && !r.findings.timeline) throw new InputError(path, 'the report has no findings.timeline (saved by an older mmu-trace): run analyze again');
+  return r as AnalyzeReport;
+}
+
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('mmu-trace')
@@ -114,7 +150,7 @@ async function main(argv: string[]): Promise<void> {
       'summarize a trace (file, .gz, or - for stdin)',
       (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
         .option('format', {
-          choices: ['text', 'md', 'lkml', 'json', 'html'] as const, default: 'text' as const,
+          choices: REPORT_FORMATS, default: 'text' as const,
           describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json, html (self-contained, with charts)',
         })
         .option('o', { alias: 'output', type: 'string', describe: 'write the report to this file instead of stdout' })
@@ -124,22 +160,26 @@ async function main(argv: string[]): Promise<void> {
           describe: 'counterfactual counts: skip-unchanged, no-age-flush, memslot-elision, batch=N (comma-separated)',
         }),
       async (a) => {
-        let findings: FindingsData | undefined;
         const report = await withProgress(inputPath(a.trace), (onProgress) => analyzeTrace(inputPath(a.trace), {
-          ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress, onFindings: (f) => void (findings = f),
+          ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress,
         }));
-        let out: string;
-        if (a.format === 'json') out = `${JSON.stringify(report, null, 2)}\n`;
-        else if (a.format === 'text') out = renderText(report, { color: a.o === undefined && useColor(a.color) });
-        else if (a.format === 'html') out = (await import('../report/html.js')).renderHtml(report, findings!);
-        else out = renderMarkdown(report);
-        if (a.o === undefined) process.stdout.write(out);
-        else writeFileSync(a.o, out);
+        await writeReport(report, a);
         if (report.input.truncated) {
           // the report covers what could be read; the input itself was not whole
           process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);
           process.exitCode = EXIT.input;
         }
+      },
+    )
+    .command(
+      'report <saved>',
+      'render a saved JSON report (analyze --format json) in another format, e.g. html',
+      (y) => y.positional('saved', { type: 'string', demandOption: true, describe: 'a JSON report file' })
+        .option('format', { choices: REPORT_FORMATS, default: 'text' as const, describe: 'report format (as analyze)' })
+        .option('o', { alias: 'output', type: 'string', describe: 'write the report to this file instead of stdout' })
+        .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
+      async (a) => {
+        await writeReport(readSavedReport(a.saved), a);
       },
     )
     .command(
@@ -181,6 +221,7 @@ async function main(argv: string[]): Promise<void> {
         const { convertTrace } = await import('../store/convert.js');
         const out = a.o;
         if (!/\.(parquet|arrow|feather|ipc)$/.test(out)) throw new UsageError(`-o ${out}: expected a .parquet or .arrow file name`);
+        // the model options are still checked, but convert only ingests (no replay)
         const n = await convertTrace(inputPath(a.trace), out, pipelineOptions(a));
         process.stderr.write(`wrote ${n} events to ${out}\n`);
       },
@@ -214,7 +255,7 @@ async function main(argv: string[]): Promise<void> {
         for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
       },
     )
-    .demandCommand(1, 'name a command: analyze, convert, sql, query, queries')
+    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries')
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     })

@@ -10,12 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { join } from 'node:path';
 import { SHARED_TRACES, haveSharedTraces, readCounts } from '../testing/fixtures.js';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { runNamedQuery } from '../store/sql.js';
 import { renderMarkdown, MD_WIDTH } from '../report/markdown.js';
 import { renderText, TEXT_WIDTH } from '../report/text.js';
 import { renderHtml } from '../report/html.js';
-import type { FindingsData } from '../analyses/findings.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
 const validateReport = new Ajv({ allErrors: true }).compile(
@@ -38,8 +37,7 @@ function corpusTraces(): { trace: string; counts: string }[] {
 
 for (const { trace, counts } of corpusTraces()) {
   test(`corpus ${trace.slice(SHARED_TRACES.length)}: counts, no skips, no losses`, async () => {
-    let findings: FindingsData | undefined;
-    const r = await analyzeTrace(trace, { onFindings: (x) => void (findings = x) });
+    const r = await analyzeTrace(trace);
     assert.deepEqual(r.events.byName, readCounts(counts));
     assert.equal(r.input.skippedLines, 0);
     assert.equal(r.input.lostEvents, 0);
@@ -58,7 +56,7 @@ for (const { trace, counts } of corpusTraces()) {
     const md = renderMarkdown(r);
     assert.deepEqual(tooWide(md, MD_WIDTH), []);
     assert.match(md, /^[\x20-\x7e\n]*$/);
-    assert.match(renderHtml(r, findings!), /<section data-chart="timeline">/);
+    assert.match(renderHtml(r), /<section data-chart="timeline">/);
     assert.ok(validateReport(JSON.parse(JSON.stringify(r))), JSON.stringify(validateReport.errors?.slice(0, 3)));
   });
 }

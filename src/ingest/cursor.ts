@@ -29,13 +29,6 @@ export class Cursor {
     return true;
   }
 
-  /** Consumes one or more spaces. */
-  spaces(): boolean {
-    const start = this.i;
-    while (this.i < this.end && this.s.charCodeAt(this.i) === 32) this.i++;
-    return this.i > start;
-  }
-
   /** Hex u64 (optional 0x) into a column. */
   hex64(w: RowWriter, col: number): boolean {
     if (!parseHex64(this.s, this.i, this.n) || this.n.end > this.end) return false;
@@ -44,15 +37,7 @@ export class Cursor {
     return true;
   }
 
-  /** Decimal u64 into a column. */
-  dec64(w: RowWriter, col: number): boolean {
-    if (!parseDec64(this.s, this.i, this.n) || this.n.end > this.end) return false;
-    w.u64(col, this.n.hi, this.n.lo);
-    this.i = this.n.end;
-    return true;
-  }
-
-  /** Last u64 parsed by hex64/dec64/hexValue, as halves. */
+  /** Last u64 parsed by hex64/hexValue/decValue, as halves. */
   get last(): U64 {
     return this.n;
   }

@@ -164,6 +164,8 @@ const ACCEPTED: readonly { d: Dialect; line: string; undecoded?: true }[] = [
   { d: 'ftrace', line: `${FT}: kvm_entry: vcpu 1, rip 0xffffffff81234567` },
   { d: 'ftrace', line: `${FT}: kvm_entry: vcpu 1, rip 0xfff intr_info 0x80000b0e error_code 0x00000000` },
   { d: 'ftrace', line: `${FT}: kvm_entry: vcpu 1, rip 0xfff intr_info 0x00000000 error_code 0x00000000[immediate exit]` },
+  // 6.1 (tdp-nested/tdp-mixed): "[immediate exit]" right after rip
+  { d: 'ftrace', line: `${FT}: kvm_entry: vcpu 0, rip 0x80174[immediate exit]` },
   { d: 'ftrace', line: `${FT}: kvm_page_fault: vcpu 0 rip 0xffffffff81000000 address 0x0000000000fee000 error_code 0x181` },
   { d: 'ftrace', line: `${FT}: kvm_page_fault: address fee000 error_code 181` },
   { d: 'ftrace', line: `${FT}: kvm_userspace_exit: reason KVM_EXIT_IO (2)` },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { fixture, readCounts } from '../testing/fixtures.js';
 import { present, rowsByLine, type Row } from '../testing/rows.js';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { ingest } from './ingest.js';
 
 const CUTS = readdirSync(fixture('cuts')).filter((f) => f.endsWith('.txt'));

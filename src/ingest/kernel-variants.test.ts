@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fixture } from '../testing/fixtures.js';
 import { present, rowsByLine } from '../testing/rows.js';
 import { fastParseLine } from './event-row.js';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { DecodeContext } from './context.js';
 import { ROLE_LAYOUTS } from './role.js';
 

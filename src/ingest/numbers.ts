@@ -11,11 +11,6 @@ export class U64 {
   value(): bigint {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
-
-  /** The value as a JS number when it is exactly representable (< 2^53), else NaN. */
-  safeNumber(): number {
-    return this.hi < 0x200000 ? this.hi * 0x100000000 + this.lo : NaN;
-  }
 }
 
 const TWO32 = 0x100000000;

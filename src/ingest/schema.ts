@@ -1,5 +1,7 @@
 // The `events` table: one row per trace event, typed columns, nullable where an event lacks a
-// field (design.md §3). Every column is declared here once; builders and the store read this list.
+// field (design.md §3). Every column is declared here once; builders, the store, the model's
+// EventView and the event statistics read this list, and name columns by `ColumnName` only.
+import type { RecordBatch, Vector } from 'apache-arrow';
 
 export type ColumnKind = 'u64' | 'u32' | 'i32' | 'u8' | 'bool' | 'dict' | 'utf8';
 
@@ -10,11 +12,11 @@ export interface ColumnSpec {
   readonly doc: string;
 }
 
-function col(name: string, kind: ColumnKind, doc: string): ColumnSpec {
+function col<N extends string>(name: N, kind: ColumnKind, doc: string): ColumnSpec & { readonly name: N } {
   return { name, kind, doc };
 }
 
-export const EVENT_COLUMNS: readonly ColumnSpec[] = [
+export const EVENT_COLUMNS = [
   // common header
   col('line', 'u64', 'source line number (1-based, in the decompressed text)'),
   col('ts_ns', 'u64', 'timestamp in ns, exact (raw counter value for counter clocks, see input.clock)'),
@@ -90,15 +92,23 @@ export const EVENT_COLUMNS: readonly ColumnSpec[] = [
   // everything else
   col('lost', 'u64', 'lost_events rows: events the tracer reported lost at this point (null if not counted)'),
   col('payload', 'utf8', 'raw payload text of events without a decoder (or whose text no variant matched), marker text, stack frames'),
-];
+] as const satisfies readonly ColumnSpec[];
+
+/** The name of an `events` column: renaming one in EVENT_COLUMNS breaks every use of the old name. */
+export type ColumnName = (typeof EVENT_COLUMNS)[number]['name'];
 
 /** Column index by name, built once. */
 export const COLUMN_INDEX: ReadonlyMap<string, number> = new Map(EVENT_COLUMNS.map((c, i) => [c.name, i]));
 
-function idx(name: string): number {
+function idx(name: ColumnName): number {
   const i = COLUMN_INDEX.get(name);
   if (i === undefined) throw new Error(`unknown column ${name}`);
   return i;
+}
+
+/** A column of an `events` batch, by its typed name (once per batch, never per row). */
+export function eventColumn(batch: RecordBatch, name: ColumnName): Vector {
+  return batch.getChild(name)!;
 }
 
 /** Column indices for the decoders' hot path. */

@@ -1,11 +1,14 @@
 // Typed, allocation-free access to one `events` record batch for the replay: the raw typed arrays
 // behind each column the model reads, u64 columns as (hi, lo) u32 halves, dictionaries as strings.
-import type { Data, RecordBatch } from 'apache-arrow';
+// Columns are named by ingest/schema.ts's ColumnName, once per batch (load), never per row.
+import type { Data, RecordBatch, Vector } from 'apache-arrow';
+import { eventColumn, type ColumnName } from '../ingest/schema.js';
 
 /** Event families the model handles; everything else is `Other`. */
 export const enum Ev {
   Other, SetSpte, SpteRequested, GetPage, PrepareZap, SyncPage, UnsyncPage, ZapAllFast, TdpChanged,
   UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch, FastPageFault, SplitHugePage, MarkMmio, HandleMmio, CheckMmio,
+  PagetableWalk, PageFault, Marker,
 }
 
 const EVENT_KIND: Readonly<Record<string, Ev>> = {
@@ -28,22 +31,32 @@ const EVENT_KIND: Readonly<Record<string, Ev>> = {
   mark_mmio_spte: Ev.MarkMmio,
   handle_mmio_page_fault: Ev.HandleMmio,
   check_mmio_spte: Ev.CheckMmio,
+  kvm_mmu_pagetable_walk: Ev.PagetableWalk,
+  kvm_page_fault: Ev.PageFault,
+  tracing_mark_write: Ev.Marker,
 };
 
 type U32Col = { v: Uint32Array; valid: Uint8Array | null };
+/** The boolean columns the model reads, as bitmaps. */
+type BitColumn = Extract<ColumnName, 'invalid' | 'direct' | 'nxe' | 'ad' | 'created' | 'unsync' | 'spurious' | 'fixed' | 'valid'>;
 
 function validity(d: Data): Uint8Array | null {
   return d.nullCount > 0 ? (d.nullBitmap as Uint8Array) : null;
 }
 
-function u64(batch: RecordBatch, name: string): U32Col {
-  const d = batch.getChild(name)!.data[0]!;
+/** The one Data of a column of a batch (the ingest builds each column of a batch as one chunk). */
+function data(batch: RecordBatch, name: ColumnName): Data {
+  return eventColumn(batch, name).data[0]!;
+}
+
+function u64(batch: RecordBatch, name: ColumnName): U32Col {
+  const d = data(batch, name);
   const big = d.values as BigUint64Array;
   return { v: new Uint32Array(big.buffer, big.byteOffset, d.length * 2), valid: validity(d) };
 }
 
-function raw<T>(batch: RecordBatch, name: string): { v: T; valid: Uint8Array | null } {
-  const d = batch.getChild(name)!.data[0]!;
+function raw<T>(batch: RecordBatch, name: ColumnName): { v: T; valid: Uint8Array | null } {
+  const d = data(batch, name);
   return { v: d.values as T, valid: validity(d) };
 }
 
@@ -93,6 +106,8 @@ export class EventView {
   private hvaS!: U32Col;
   private hvaE!: U32Col;
   private addrC!: U32Col;
+  private errorCodeC!: U32Col;
+  private payloadC!: Vector;
   private errnoC!: Int32Array;
   private mmioGenC!: Uint32Array;
   private kvmGenC!: Uint32Array;
@@ -105,23 +120,23 @@ export class EventView {
   private prevPidC!: Int32Array;
   private quadC!: Uint8Array;
   private gpteBytesC!: Uint8Array;
-  private bits!: Record<'invalid' | 'direct' | 'nxe' | 'ad' | 'created' | 'unsync' | 'spurious' | 'fixed' | 'valid', Uint8Array>;
+  private bits!: Record<BitColumn, Uint8Array>;
 
   load(batch: RecordBatch): void {
     this.length = batch.numRows;
-    const ev = batch.getChild('event')!.data[0]!;
+    const ev = data(batch, 'event');
     this.names.sync(ev);
     for (let i = this.kindOfName.length; i < this.names.size; i++) this.kindOfName.push(EVENT_KIND[this.names.get(i)] ?? Ev.Other);
     this.event = ev.values as Int32Array;
-    const grp = batch.getChild('grp')!.data[0]!;
+    const grp = data(batch, 'grp');
     this.groups.sync(grp);
     for (let i = this.kvmGroup.length; i < this.groups.size; i++) this.kvmGroup.push(this.groups.get(i) === 'kvm' || this.groups.get(i) === 'kvmmmu');
     this.grpIdx = grp.values as Int32Array;
     this.grpValid = validity(grp);
-    const comm = batch.getChild('comm')!.data[0]!;
+    const comm = data(batch, 'comm');
     this.comms.sync(comm);
     this.commIdx = comm.values as Int32Array;
-    const access = batch.getChild('access')!.data[0]!;
+    const access = data(batch, 'access');
     this.accessStrings.sync(access);
     this.accessIdx = access.values as Int32Array;
     this.line = u64(batch, 'line');
@@ -137,6 +152,8 @@ export class EventView {
     this.hvaS = u64(batch, 'hva_start');
     this.hvaE = u64(batch, 'hva_end');
     this.addrC = u64(batch, 'addr');
+    this.errorCodeC = u64(batch, 'error_code');
+    this.payloadC = eventColumn(batch, 'payload');
     this.errnoC = raw<Int32Array>(batch, 'errno').v;
     this.mmioGenC = raw<Uint32Array>(batch, 'mmio_gen').v;
     this.kvmGenC = raw<Uint32Array>(batch, 'kvm_gen').v;
@@ -149,7 +166,7 @@ export class EventView {
     this.prevPidC = raw<Int32Array>(batch, 'prev_pid').v;
     this.quadC = raw<Uint8Array>(batch, 'quadrant').v;
     this.gpteBytesC = raw<Uint8Array>(batch, 'gpte_bytes').v;
-    const b = (n: string): Uint8Array => raw<Uint8Array>(batch, n).v;
+    const b = (n: BitColumn): Uint8Array => raw<Uint8Array>(batch, n).v;
     this.bits = { invalid: b('invalid'), direct: b('direct'), nxe: b('nxe'), ad: b('ad'), created: b('created'), unsync: b('unsync'),
       spurious: b('spurious'), fixed: b('fixed'), valid: b('valid'),
     };
@@ -204,6 +221,10 @@ export class EventView {
   unsync(i: number): boolean { return bit(this.bits.unsync, i); }
   /** fast_page_fault: gva/gpa (cr2_or_gpa); handle_mmio_page_fault: addr (0 on direct MMUs). */
   addr(i: number): number { return this.num(this.addrC, i); }
+  /** Low 32 bits of the page-fault error code (the PFERR_* bits). */
+  errorCodeLo(i: number): number { return this.errorCodeC.v[2 * i]!; }
+  /** Marker text (tracing_mark_write): rare, read as a string. */
+  payload(i: number): string { return (this.payloadC.get(i) as string | null) ?? ''; }
   spurious(i: number): boolean { return bit(this.bits.spurious, i); }
   fixed(i: number): boolean { return bit(this.bits.fixed, i); }
   errno(i: number): number { return this.errnoC[i]!; }

@@ -10,10 +10,17 @@ export interface Task {
   comm: string;
 }
 
+/** A task as the findings name it: `comm-pid` (an op no traced task did: its comm alone). */
+export function taskLabel(task: Task): string {
+  return task.pid < 0 ? task.comm : `${task.comm}-${task.pid}`;
+}
+
 /** What made the kernel change SPTEs: one mmu_lock hold / one flush decision (design.md §4). */
 export type OpKind =
   | 'notifier-unmap' | 'notifier-age' | 'notifier-test-age' | 'notifier-change-pte'
-  | 'zap-all-fast' | 'zap-pages' | 'zap-root' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync';
+  | 'zap-all-fast' | 'zap-pages' | 'zap-root' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync'
+  // an untraced write-protect pass (dirty logging, account_shadowed), inferred from the faults undoing it
+  | 'write-protect';
 
 
 export interface Op {
@@ -164,6 +171,32 @@ export interface HugeSplit {
   children: number;
 }
 
+/** What write-protected an SPTE that a write fault then made writable again. */
+export type WriteProtectCause = 'dirty-log' | 'shadowed-page-table';
+
+/**
+ * A write fault on a present SPTE (error code P|W) that re-installed the value the SPTE held:
+ * an untraced write-protect came in between (inferred), and the fault undid it (observed).
+ */
+export interface WriteProtectRestore {
+  vm: string;
+  gfn: number;
+  level: number;
+  line: number;
+  ts: number;
+  task: Task;
+  cause: WriteProtectCause;
+  /** The write-protect pass it is counted in (an op of kind write-protect). */
+  pass: Op;
+}
+
+/** A trace marker (tracing_mark_write): the user's phase labels. */
+export interface Marker {
+  text: string;
+  line: number;
+  ts: number;
+}
+
 export interface ZapEpisodeZap {
   vm: string;
   pid: number;
@@ -193,6 +226,8 @@ export interface FactListener {
   onFastFault?(f: FastFault): void;
   onMmio?(m: MmioEvent): void;
   onHugeSplit?(s: HugeSplit): void;
+  onWriteProtectRestore?(w: WriteProtectRestore): void;
+  onMarker?(m: Marker): void;
   /** The task `prevPid` was switched out. */
   onSchedSwitch?(prevPid: number): void;
 }

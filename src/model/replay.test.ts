@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { tinyTrace, ev, zapAllFastTrace } from '../testing/tiny-trace.js';
-import { rulesFromOption } from './kernel-rules.js';
+import { rulesFromOption } from './kernel-version.js';
 import { loadMemslotsFile, type Memslot } from './memslots.js';
 
 const VCPU = 'kvm-workload-101';

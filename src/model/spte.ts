@@ -1,7 +1,7 @@
 // SPTE values: what a raw u64 means for each MMU flavour and kernel range, and how a change from
 // one value to another is classified (kvm-mmu-reference.md §3, §4.1). Values are handled as two
 // u32 halves (hi, lo) so bit 63 and 52-bit pfns stay exact without BigInt.
-import type { RuleSet } from './kernel-rules.js';
+import type { RuleSet } from './kernel-version.js';
 
 /** How to read SPTE bits: EPT or not (shadow paging and NPT share the x86 PTE layout). */
 export interface SpteLayout {
@@ -51,9 +51,31 @@ export function isWritable(lo: number): boolean {
 
 /** SPTE_MMU_WRITEABLE: v5.10 bit 11; non-EPT bit 10 since 6.1; EPT bit 58 (6.1–6.12), bit 55 (7.x). */
 export function isMmuWritable(l: SpteLayout, hi: number, lo: number): boolean {
-  if (l.set === 'v5.10') return (lo & BIT11) !== 0;
-  if (!l.ept) return (lo & 0x400) !== 0;
-  return (hi & (l.set === 'v6.13+' ? 1 << 23 : 1 << 26)) !== 0;
+  const m = mmuWritableMask(l);
+  return ((hi & m.hi) | (lo & m.lo)) !== 0;
+}
+
+interface Halves { readonly hi: number; readonly lo: number }
+const NO_BITS: Halves = { hi: 0, lo: 0 };
+const MMU_W_V510: Halves = { hi: 0, lo: BIT11 };
+const MMU_W_X86: Halves = { hi: 0, lo: 0x400 };
+const MMU_W_EPT_V6: Halves = { hi: 1 << 26, lo: 0 };
+const MMU_W_EPT_V7: Halves = { hi: 1 << 23, lo: 0 };
+
+/** SPTE_MMU_WRITEABLE as a mask of the (hi, lo) halves (see isMmuWritable). */
+function mmuWritableMask(l: SpteLayout): Halves {
+  if (l.set === 'v5.10') return MMU_W_V510;
+  if (!l.ept) return MMU_W_X86;
+  return l.set === 'v6.13+' ? MMU_W_EPT_V7 : MMU_W_EPT_V6;
+}
+
+/**
+ * The value mmu.c spte_write_protect leaves: W cleared, and MMU-writable too when a guest page
+ * table is protected (pt_protect: account_shadowed); dirty logging keeps MMU-writable.
+ */
+export function writeProtected(l: SpteLayout, hi: number, lo: number, ptProtect: boolean): Halves {
+  const m = ptProtect ? mmuWritableMask(l) : NO_BITS;
+  return { hi: (hi & ~m.hi) >>> 0, lo: (lo & ~(m.lo | 2)) >>> 0 };
 }
 
 /** Accessed: bit 5 (x86 PTE) or bit 8 (EPT), with A/D bits enabled. */

@@ -11,6 +11,8 @@ export interface Leaf extends SptePlace {
   lo: number;
   /** False once KVM cleared Accessed: the CPU may have set it again without a trace event. */
   accessedKnown: boolean;
+  /** Time of the last traced write of its value (shadow MMU set_spte), else 0. */
+  ts: number;
   /** Next present leaf of the same gfn (aliases). */
   nextSameGfn: Leaf | null;
 }
@@ -100,9 +102,10 @@ export class VmState {
         leaf.hi = hi;
         leaf.lo = lo;
         leaf.accessedKnown = true;
+        leaf.ts = 0;
         leaf.nextSameGfn = next;
       } else {
-        leaf = { group, slot, asId, gfn, level, sptep, hi, lo, accessedKnown: true, nextSameGfn: next };
+        leaf = { group, slot, asId, gfn, level, sptep, hi, lo, accessedKnown: true, ts: 0, nextSameGfn: next };
       }
       let g = this.groups.get(group);
       if (!g) this.groups.set(group, (g = this.groupPool.pop() ?? { live: 0, slots: new Array<Leaf | undefined>(512).fill(undefined) }));
@@ -207,6 +210,7 @@ export class VmState {
     for (const l of o.allLeaves()) {
       const n = this.setLeaf(l.group, l.slot, l.asId, l.gfn, l.level, l.sptep, l.hi, l.lo);
       n.accessedKnown = l.accessedKnown;
+      n.ts = l.ts;
     }
     for (const [k, sp] of o.shadowPages) if (!this.shadowPages.has(k)) this.shadowPages.set(k, sp);
     for (const [p, sp] of o.spOfPage) this.spOfPage.set(p, sp);

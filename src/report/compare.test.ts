@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture, readCounts, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
 import { compareDocument, compareReports, evaluateFailOn } from './compare.js';
 import { layoutMarkdown, MD_WIDTH } from './markdown.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { createGenerator } from 'ts-json-schema-generator';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture } from '../testing/fixtures.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { parseWhatIf } from '../analyses/what-if.js';

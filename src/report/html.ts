@@ -1,27 +1,21 @@
-// Self-contained HTML report (`analyze --format html -o report.html`): the summary, then charts drawn
-// in the page by Observable Plot (with d3), both inlined from node_modules so nothing loads from
-// the network at view time. The page counts the marks each chart drew into data-marks (for tests).
+// Self-contained HTML report (`analyze --format html -o report.html`, or `report saved.json --format
+// html`), built from the JSON report alone: the summary, then charts drawn in the page by Observable
+// Plot (with d3), both inlined from node_modules so nothing loads from the network at view time.
+// The page counts the marks each chart drew into data-marks (for tests).
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { FindingsData } from '../analyses/findings.js';
-import { columnIndex } from '../analyses/findings-table.js';
-import { FLUSH_COLUMNS } from '../analyses/flushes.js';
-import { NOTIFICATION_COLUMNS } from '../analyses/notifications.js';
-import { HOT_RANGES, ZAP_COLUMNS, type HotRange } from '../analyses/zaps.js';
+import { HOT_RANGES, type HotRange } from '../analyses/zaps.js';
+import type { TimelineKind } from '../analyses/timeline.js';
 import type { AnalyzeReport } from './contract.js';
 import { summaryItems, type SummaryItem } from './sections.js';
-
-export const TIMELINE_BINS = 120;
-/** Refault-latency histogram bins per decade of microseconds. */
-export const LATENCY_BINS_PER_DECADE = 4;
 
 export interface HtmlData {
   title: string;
   summary: SummaryItem[];
   binSeconds: number;
   /** Per VM and kind, events in each time bin (t: bin start, seconds after the first event); non-empty bins only. */
-  timeline: { vm: string; kind: 'zap' | 'refault' | 'notification' | 'flush'; t: number; n: number }[];
+  timeline: { vm: string; kind: TimelineKind; t: number; n: number }[];
   episodes: { label: string; kind: string; vm: string; start: number; end: number; zapped: number; breaks: number }[];
   /** Refault latency of redundant zaps, log bins in µs; non-empty bins only. */
   latency: { fromUs: number; toUs: number; n: number }[];
@@ -29,55 +23,26 @@ export interface HtmlData {
   hotRanges: HotRange[];
 }
 
-/** The numbers the charts draw, from the report and the finding tables. */
-export function htmlData(r: AnalyzeReport, f: FindingsData): HtmlData {
+/** The rows the charts draw, laid out from the report alone (so a saved JSON report renders too). */
+export function htmlData(r: AnalyzeReport): HtmlData {
+  const f = r.findings;
   const first = r.input.firstTs === null ? 0 : Number(r.input.firstTs) * 1e9;
-  const span = r.input.firstTs === null || r.input.lastTs === null ? 0 : (Number(r.input.lastTs) - Number(r.input.firstTs)) * 1e9;
-  const binNs = span > 0 ? span / TIMELINE_BINS : 1e9;
-  const bins = new Map<string, number>();
-  const count = (vm: string, kind: HtmlData['timeline'][number]['kind'], ts: number): void => {
-    const b = Math.min(TIMELINE_BINS - 1, Math.max(0, Math.floor((ts - first) / binNs)));
-    const k = `${vm}\u0000${kind}\u0000${b}`;
-    bins.set(k, (bins.get(k) ?? 0) + 1);
-  };
-  const z = f.zaps.table;
-  const zc = columnIndex(ZAP_COLUMNS);
-  const latency = new Map<number, number>();
-  for (const ns of f.zaps.redundantRefaultNs) {
-    const b = Math.floor(Math.log10(Math.max(ns, 1) / 1000) * LATENCY_BINS_PER_DECADE);
-    latency.set(b, (latency.get(b) ?? 0) + 1);
-  }
-  for (let i = 0; i < z.length; i++) {
-    const vm = z.getStr(zc.vm, i) ?? '';
-    const ts = z.getNum(zc.ts_ns, i);
-    count(vm, 'zap', ts);
-    const refault = z.getNum(zc.refault_ns, i);
-    if (!Number.isNaN(refault)) count(vm, 'refault', ts + refault);
-  }
-  const n = f.notifications.table;
-  const nc = columnIndex(NOTIFICATION_COLUMNS);
-  for (let i = 0; i < n.length; i++) count(n.getStr(nc.vm, i) ?? 'unknown', 'notification', n.getNum(nc.ts_ns, i));
-  const fl = f.flushes.table;
-  const fc = columnIndex(FLUSH_COLUMNS);
-  for (let i = 0; i < fl.length; i++) if (fl.getStr(fc.verdict, i) !== 'missing') count(fl.getStr(fc.vm, i) ?? '', 'flush', fl.getNum(fc.ts_ns, i));
+  const binSeconds = f?.timeline.binSeconds ?? 1;
+  const timeline = (f?.timeline.series ?? []).flatMap((s) => s.counts.flatMap((n, b) => (n > 0 ? [{ vm: s.vm, kind: s.kind, t: b * binSeconds, n }] : [])))
+    .sort((a, b) => (a.vm < b.vm ? -1 : a.vm > b.vm ? 1 : a.t - b.t || (a.kind < b.kind ? -1 : 1)));
   return {
     title: `mmu-trace ${r.tool.version}: ${r.input.path}`,
     summary: summaryItems(r),
-    binSeconds: binNs / 1e9,
-    timeline: [...bins].map(([k, v]) => {
-      const [vm, kind, b] = k.split('\u0000');
-      return { vm: vm!, kind: kind as HtmlData['timeline'][number]['kind'], t: (Number(b) * binNs) / 1e9, n: v };
-    }).sort((a, b) => (a.vm < b.vm ? -1 : a.vm > b.vm ? 1 : a.t - b.t || (a.kind < b.kind ? -1 : 1))),
-    episodes: (r.findings?.lockBreaks.list ?? []).map((e) => ({
+    binSeconds,
+    timeline,
+    episodes: (f?.lockBreaks.list ?? []).map((e) => ({
       label: `#${e.id} ${e.kind} line ${e.line}`, kind: e.kind, vm: e.vm, start: (e.startNs - first) / 1e9,
       end: (e.startNs - first) / 1e9 + e.durationMs / 1000, zapped: e.zapped, breaks: e.breaksObserved,
     })),
-    latency: [...latency].sort(([a], [b]) => a - b).map(([b, v]) => ({
-      fromUs: 10 ** (b / LATENCY_BINS_PER_DECADE), toUs: 10 ** ((b + 1) / LATENCY_BINS_PER_DECADE), n: v,
-    })),
-    sources: Object.entries(r.findings?.notifications.byTask ?? {}).flatMap(([task, s]) =>
+    latency: f?.redundantZaps.refaultLatencyHistogram ?? [],
+    sources: Object.entries(f?.notifications.byTask ?? {}).flatMap(([task, s]) =>
       ([['unmap', s.unmap], ['age', s.age], ['test_age', s.testAge]] as const).filter(([, v]) => v > 0).map(([kind, v]) => ({ task, kind, n: v }))),
-    hotRanges: f.zaps.hotRanges,
+    hotRanges: f?.redundantZaps.hotRanges ?? [],
   };
 }
 
@@ -141,8 +106,8 @@ document.querySelector('[data-chart="hot-ranges"]').dataset.marks = String(rows.
 document.body.dataset.rendered = 'true';
 `;
 
-export function renderHtml(r: AnalyzeReport, f: FindingsData): string {
-  const d = htmlData(r, f);
+export function renderHtml(r: AnalyzeReport): string {
+  const d = htmlData(r);
   const section = (name: string, title: string, note: string, body = '<div class="chart"></div>'): string =>
     `<section data-chart="${name}"><h2>${esc(title)}</h2><p>${esc(note)}</p>${body}</section>`;
   return `<!doctype html>

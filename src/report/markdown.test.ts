@@ -2,7 +2,7 @@
 // tables that survive being pasted (checked against the independent count of mprotect-roundtrip).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeTrace } from '../cli/pipeline.js';
+import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture } from '../testing/fixtures.js';
 import { MD_WIDTH, renderMarkdown } from './markdown.js';
 

@@ -1,5 +1,6 @@
 // What a human-readable report says, once: the summary and one section per finding family, as
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
+import { taskLabel } from '../model/facts.js';
 import type { AnalyzeReport } from './contract.js';
 
 export interface TableBlock {
@@ -104,7 +105,7 @@ export function inputSections(r: AnalyzeReport): Section[] {
     r.kvmTasks.slice(0, 20).map((t) => [t.pid, t.tgid ?? '-', t.comm, t.events, t.kvmEvents]), [true, true, false, true, true])];
   if (r.kvmTasks.length > 20) tasks.push(text(`... ${r.kvmTasks.length - 20} more`));
   out.push({ title: 'tasks with KVM events', blocks: tasks });
-  const vms: Block[] = r.vms.length === 0 ? [text(r.vmsNote ?? '')] : r.vms.map((vm) => text(`${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map((t) => `${t.comm}-${t.pid}`).join(', ')})`));
+  const vms: Block[] = r.vms.length === 0 ? [text(r.vmsNote ?? '')] : r.vms.map((vm) => text(`${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map(taskLabel).join(', ')})`));
   if (r.model) vms.push(text(`how: ${r.model.vmSplit}`));
   for (const vm of r.vms) {
     if (vm.memslots === 'inferred') vms.push(text(`${vm.id}: memslots inferred: hva = gfn*4096 + ${vm.inferredOffsets!.map((o) => `${o.delta} (${o.anchors} anchors)`).join(', ')}`));
@@ -143,6 +144,20 @@ export function findingSections(r: AnalyzeReport): Section[] {
       Object.entries(f.flushes.byOp).map(([k, v]) => [k, v.needed ?? 0, v.unneeded ?? 0, v.avoidable ?? 0, v.missing ?? 0]),
       [false, true, true, true, true])],
   });
+  const wp = f.writeProtects;
+  if (wp.restored > 0) {
+    const passes = wp.byCause['dirty-log'].passes + wp.byCause['shadowed-page-table'].passes;
+    const blocks: Block[] = [
+      text(`${wp.restored} SPTEs were write-protected untraced (inferred) and made writable again by a write fault on the present SPTE (observed: error code P|W, the same value re-installed); these are no zaps.`),
+      table(['cause', 'restored', 'passes (at least)'],
+        Object.entries(wp.byCause).filter(([, c]) => c.restored > 0).map(([k, c]) => [k, c.restored, c.passes]), [false, true, true]),
+      text(`each pass flushes after write-protecting (kvm_flush_remote_tlbs_memslot / _gfn): at least ${passes} flushes. No tracepoint shows a write-protect, only the faults that undo it, so passes are counted as few as those faults allow.`),
+    ];
+    if (wp.byPhase.some((p) => p.line > 0)) {
+      blocks.push(table(['line', 'phase (trace marker)', 'restored'], wp.byPhase.slice(0, PHASE_ROWS).map((p) => [p.line, p.marker, p.restored]), [true, false, true]));
+    }
+    out.push({ title: 'write-protects undone by write faults (dirty logging, shadowed guest page tables)', blocks });
+  }
   const lb = f.lockBreaks;
   out.push({
     title: `long zap episodes and mmu_lock breaks (suspected: gap >= ${lb.suspectGapUs} us)`,
@@ -172,6 +187,9 @@ export function findingSections(r: AnalyzeReport): Section[] {
   if (fast.length > 0) out.push({ title: 'fast path, splits, MMIO', blocks: fast });
   return out;
 }
+
+/** Phases of the write-protect table shown (the JSON has all). */
+const PHASE_ROWS = 16;
 
 /** One section per --what-if policy: the kernel change, the assumption, the counts. */
 export function whatIfSections(r: AnalyzeReport): Section[] {

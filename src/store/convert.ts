@@ -1,20 +1,21 @@
 // `mmu-trace convert`: the events table as an Arrow IPC file (streamed batch by batch) or as
-// Parquet (through DuckDB's built-in writer; UBIGINT columns stay unsigned 64-bit).
+// Parquet (through DuckDB's built-in writer; UBIGINT columns stay unsigned 64-bit). The trace is
+// ingested only: no MMU replay, no finding tables (they are not written).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { RecordBatchFileWriter } from 'apache-arrow';
-import { analyzeTrace, type PipelineOptions } from '../cli/pipeline.js';
+import { ingestTrace, type IngestTraceOptions } from '../pipeline/analyze.js';
 import { EventBatchBuilder } from '../ingest/batch.js';
 import { openDatabase, quoteString } from './duckdb.js';
 import { loadEvents } from './sources.js';
 
 /** Writes the events of `trace` to `out`; returns the number of events. */
-export async function convertTrace(trace: string, out: string, opts: PipelineOptions = {}): Promise<number> {
+export async function convertTrace(trace: string, out: string, opts: IngestTraceOptions = {}): Promise<number> {
   if (/\.parquet$/i.test(out)) {
     const db = await openDatabase();
     try {
-      const report = await loadEvents(db, trace, opts);
+      const events = await loadEvents(db, trace, opts);
       await db.connection.run(`COPY events TO ${quoteString(out)} (FORMAT parquet, COMPRESSION zstd)`);
-      return report?.input.events ?? 0;
+      return events ?? 0;
     } finally {
       db.close();
     }
@@ -27,7 +28,7 @@ export async function convertTrace(trace: string, out: string, opts: PipelineOpt
       for await (const bytes of writer) writeSync(fd, bytes);
     })();
     let batches = 0;
-    const report = await analyzeTrace(trace, {
+    const ing = await ingestTrace(trace, {
       ...opts,
       onBatch: async (b) => {
         writer.write(b);
@@ -39,7 +40,7 @@ export async function convertTrace(trace: string, out: string, opts: PipelineOpt
     if (batches === 0) writer.write(new EventBatchBuilder(1).finish());
     writer.finish();
     await drained;
-    return report.input.events;
+    return ing.events;
   } finally {
     closeSync(fd);
   }

@@ -47,7 +47,6 @@ export class EventsTableLoader {
   private readonly vectorSize = bindings.vector_size();
   private readonly bools = new Uint8Array(bindings.vector_size());
   private readonly bits = new Uint8Array(bindings.vector_size() >> 3);
-  rows = 0;
 
   private constructor(private readonly db: Database, private readonly appender: DuckDBAppender, private readonly table: string) {}
 
@@ -72,7 +71,6 @@ export class EventsTableLoader {
       for (let c = 0; c < data.length; c++) this.copyColumn(EVENT_COLUMNS[c]!.kind, data[c]!, vectors[c]!, off, len);
       this.appender.appendDataChunk(chunk);
     }
-    this.rows += batch.numRows;
   }
 
   private copyColumn(kind: ColumnKind, d: Data, vec: bindings.Vector, off: number, len: number): void {

@@ -1,9 +1,9 @@
 // Puts the `events` table of any source into DuckDB: a trace (ingested and streamed in), an
-// mmu-trace .parquet (a view over the file), or an mmu-trace .arrow file (streamed in).
+// mmu-trace .parquet (a view over the file), or an mmu-trace .arrow file (streamed in). For `sql`,
+// a trace also gets the model's finding tables; `convert` loads the events alone.
 import { createReadStream } from 'node:fs';
-import { RecordBatchReader } from 'apache-arrow';
-import { analyzeTrace, type PipelineOptions } from '../cli/pipeline.js';
-import type { AnalyzeReport } from '../report/contract.js';
+import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
+import { analyzeTrace, ingestTrace, type IngestTraceOptions, type PipelineOptions } from '../pipeline/analyze.js';
 import { EventsTableLoader, quoteString, type Database } from './duckdb.js';
 import { registerFindings } from './findings.js';
 
@@ -15,8 +15,11 @@ export function sourceKind(path: string): SourceKind {
   return 'trace';
 }
 
-/** Registers `events` (and, for a trace, the model's finding tables); returns the analyze report when the source was a trace. */
-export async function loadEvents(db: Database, path: string, opts: PipelineOptions = {}): Promise<AnalyzeReport | null> {
+/**
+ * Registers `events` from `path`. A trace goes through `readTrace` (which streams its batches to
+ * the loader); a .parquet or .arrow file is read as it is. Returns readTrace's result, or null.
+ */
+async function load<T>(db: Database, path: string, readTrace: (onBatch: (b: RecordBatch) => void) => Promise<T>): Promise<T | null> {
   const kind = sourceKind(path);
   if (kind === 'parquet') {
     await db.connection.run(`CREATE VIEW events AS SELECT * FROM read_parquet(${quoteString(path)})`);
@@ -29,7 +32,18 @@ export async function loadEvents(db: Database, path: string, opts: PipelineOptio
     await loader.finish();
     return null;
   }
-  const report = await analyzeTrace(path, { ...opts, onBatch: (b) => loader.append(b), onFindings: (f) => registerFindings(db, f) });
+  const result = await readTrace((b) => loader.append(b));
   await loader.finish();
-  return report;
+  return result;
+}
+
+/** Registers `events` only (a trace is ingested, never replayed); returns a trace's event count, else null. */
+export async function loadEvents(db: Database, path: string, opts: IngestTraceOptions = {}): Promise<number | null> {
+  const ing = await load(db, path, (onBatch) => ingestTrace(path, { ...opts, onBatch }));
+  return ing?.events ?? null;
+}
+
+/** Registers `events` and, for a trace, the model's finding tables beside it (`sql`, `query`). */
+export async function loadEventsAndFindings(db: Database, path: string, opts: PipelineOptions = {}): Promise<void> {
+  await load(db, path, (onBatch) => analyzeTrace(path, { ...opts, onBatch, onFindings: (f) => registerFindings(db, f) }));
 }

@@ -1,9 +1,9 @@
 // `mmu-trace sql` and `mmu-trace query`: SQL over the events table, printed as a table, JSON or CSV.
-import type { PipelineOptions } from '../cli/pipeline.js';
+import type { PipelineOptions } from '../pipeline/analyze.js';
 import { renderTable } from '../report/table.js';
 import { listQueries, queryText } from './queries.js';
 import { openDatabase } from './duckdb.js';
-import { loadEvents } from './sources.js';
+import { loadEventsAndFindings } from './sources.js';
 
 export type SqlOutput = 'table' | 'json' | 'csv';
 
@@ -28,7 +28,7 @@ function cell(v: unknown): string {
 export async function runSql(source: string, sql: string, opts: SqlOptions): Promise<string> {
   const db = await openDatabase();
   try {
-    await loadEvents(db, source, opts);
+    await loadEventsAndFindings(db, source, opts);
     let reader;
     try {
       reader = await db.connection.runAndReadAll(sql);

@@ -1,5 +1,5 @@
 // SQL over real fixtures, and the two export formats read back exactly (64-bit values included).
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,9 @@ import { tableFromIPC } from 'apache-arrow';
 import { fixture, readCounts } from '../testing/fixtures.js';
 import { runNamedQuery, runSql } from './sql.js';
 import { convertTrace } from './convert.js';
+import { openDatabase } from './duckdb.js';
+import { loadEvents, loadEventsAndFindings } from './sources.js';
+import { Replay } from '../model/replay.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mmu-trace-store-'));
 
@@ -81,4 +84,29 @@ test('convert: Parquet and Arrow IPC keep unsigned 64-bit values exact', async (
   assert.equal(table.get(1069)!.toJSON().comm, readFileSync(fixture('cuts/touch.perf.txt'), 'utf8').split('\n')[1069]!.trim().split(/\s+/)[0]);
   const back = await json(arrow, "SELECT count(*) AS n, count(DISTINCT event) AS e FROM events");
   assert.deepEqual(back, [{ n: '1070', e: '13' }]);
+});
+
+test('convert only ingests: no MMU replay, no finding tables (sql has both)', async () => {
+  const trace = fixture('cuts/touch.ftrace.txt');
+  const tables = async (load: typeof loadEvents | typeof loadEventsAndFindings): Promise<string[]> => {
+    const db = await openDatabase();
+    try {
+      await load(db, trace);
+      return (await db.connection.runAndReadAll('SELECT table_name FROM information_schema.tables ORDER BY ALL')).getRows().map((r) => String(r[0]));
+    } finally {
+      db.close();
+    }
+  };
+  const replayed = mock.method(Replay.prototype, 'handleBatch');
+  try {
+    await convertTrace(trace, join(tmp, 'ingest-only.arrow'));
+    await convertTrace(trace, join(tmp, 'ingest-only.parquet'));
+    assert.deepEqual(await tables(loadEvents), ['events']);
+    assert.equal(replayed.mock.callCount(), 0);
+    // the spy does see a replay: sql's loader runs one, and registers the finding tables
+    assert.deepEqual(await tables(loadEventsAndFindings), ['events', 'flushes', 'lock_breaks', 'notifications', 'shadow_pages', 'spte_changes', 'zaps']);
+    assert.ok(replayed.mock.callCount() > 0);
+  } finally {
+    replayed.mock.restore();
+  }
 });

@@ -26,11 +26,15 @@ export function decodeKvmExit(c: Cursor, w: RowWriter, ctx: DecodeContext): bool
   return c.done;
 }
 
-/** kvm_entry: "vcpu %u[, rip 0x%lx[ intr_info 0x%08x error_code 0x%08x[immediate exit]]]" */
+/**
+ * kvm_entry: "vcpu %u[, rip 0x%lx[ intr_info 0x%08x error_code 0x%08x][immediate exit]]" (6.1 prints
+ * "[immediate exit]" right after rip; later kernels after error_code)
+ */
 export function decodeKvmEntry(c: Cursor, w: RowWriter): boolean {
   if (!c.lit('vcpu ') || !c.decTo(w, C.vcpu)) return false;
   if (c.done) return true;
   if (!c.lit(', rip ') || !c.hex64(w, C.rip)) return false;
+  if (c.lit('[immediate exit]')) return c.done;
   if (c.done) return true;
   if (!c.lit(' intr_info ') || !c.hexTo(w, C.intr_info) || !c.lit(' error_code ') || !c.hex64(w, C.error_code)) return false;
   c.lit('[immediate exit]');

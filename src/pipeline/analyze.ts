@@ -1,26 +1,32 @@
-// The analyze pipeline shared by the CLI verbs: ingest → handlers over batches → report.
+// The one place that wires the stages together: ingest → model (replay) → analyses → report. The CLI
+// verbs and the store call these; nothing below src/pipeline imports from here or from src/cli.
 import type { RecordBatch } from 'apache-arrow';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ingest, type IngestOptions } from '../ingest/ingest.js';
+import { ingest, type IngestOptions, type IngestResult } from '../ingest/ingest.js';
 import { ingestInWorker } from '../ingest/parallel.js';
 import { EventStatsHandler } from '../analyses/event-stats.js';
 import { buildReport, type AnalyzeReport } from '../report/contract.js';
 import { FindingsRun, type FindingsData } from '../analyses/findings.js';
 import type { ReplayOptions } from '../model/replay.js';
+import { vmsOf } from '../analyses/vms.js';
 import { whatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 
-export interface PipelineOptions extends Pick<IngestOptions, 'format' | 'roleLayout' | 'chunkBytes' | 'batchRows'> {
+/** How to read a trace, and who else receives its batches: the ingest alone, no model. */
+export interface IngestTraceOptions extends Pick<IngestOptions, 'format' | 'roleLayout' | 'chunkBytes' | 'batchRows'> {
   /** Also receives every batch (e.g. to load it into DuckDB or write it to a file). */
   onBatch?: (batch: RecordBatch) => void | Promise<void>;
-  /** Replay options (memslots, kernel rules); `false` skips the model. */
-  model?: ReplayOptions | false;
-  /** Receives the findings (e.g. to register their tables for SQL). */
-  onFindings?: (f: FindingsData) => void | Promise<void>;
   /** Scan the text on a worker thread while this one consumes the batches (default: files of PARALLEL_MIN_BYTES+ on 2+ cores). */
   parallel?: boolean;
   /** Input bytes read so far, as the batches are consumed (for a progress bar). */
   onProgress?: (bytesIn: number) => void;
+}
+
+export interface PipelineOptions extends IngestTraceOptions {
+  /** Replay options (memslots, kernel rules); `false` skips the model. */
+  model?: ReplayOptions | false;
+  /** Receives the findings (e.g. to register their tables for SQL). */
+  onFindings?: (f: FindingsData) => void | Promise<void>;
   /** What-if policies to evaluate on the findings (analyses/what-if.ts). */
   whatIf?: WhatIfPolicy[];
 }
@@ -37,21 +43,28 @@ function parallelByDefault(path: string): boolean {
   }
 }
 
+/** Ingest only: the batches go to `onBatch`, nothing is replayed or analysed (`convert`). */
+export async function ingestTrace(path: string, opts: IngestTraceOptions = {}): Promise<IngestResult> {
+  const ingestWith = (opts.parallel ?? parallelByDefault(path)) ? ingestInWorker : ingest;
+  const { format, roleLayout, chunkBytes, batchRows, onBatch, onProgress } = opts;
+  return ingestWith(path, { format, roleLayout, chunkBytes, batchRows, onBatch, onProgress });
+}
+
+/** Ingest, event statistics, the model's findings (unless `model: false`), what-ifs, and the report. */
 export async function analyzeTrace(path: string, opts: PipelineOptions = {}): Promise<AnalyzeReport> {
   const stats = new EventStatsHandler();
   const run = opts.model === false ? null : new FindingsRun(opts.model ?? {});
-  const ingestWith = (opts.parallel ?? parallelByDefault(path)) ? ingestInWorker : ingest;
-  const { format, roleLayout, chunkBytes, batchRows } = opts;
-  const ing = await ingestWith(path, {
-    format, roleLayout, chunkBytes, batchRows, onProgress: opts.onProgress,
+  const ing = await ingestTrace(path, {
+    ...opts,
     onBatch: async (batch) => {
       stats.handleBatch(batch);
       run?.handleBatch(batch);
       await opts.onBatch?.(batch);
     },
   });
-  const findings = run?.finish();
+  const findings = run?.finish({ firstTs: ing.firstTs, lastTs: ing.lastTs });
   if (findings) await opts.onFindings?.(findings);
   const whatIfs = findings && opts.whatIf?.length ? whatIf(opts.whatIf, findings) : undefined;
-  return buildReport(ing, stats.data(), findings, whatIfs);
+  const eventStats = stats.data();
+  return buildReport({ ingest: ing, stats: eventStats, vms: vmsOf(eventStats, findings?.model), findings, whatIf: whatIfs });
 }

@@ -1,0 +1,225 @@
+// The shadow MMU (mmu.c, paging_tmpl.h): faults (spte_requested → set_spte), shadow pages
+// (get_page, prepare_zap_page), sync/unsync. Its zaps are untraced: a zapped page's leaves are
+// dropped with it (inferred), and an SPTE re-installed unchanged shows an untraced change.
+import { Ev } from '../event-view.js';
+import type { ModelContext, TaskState } from '../context.js';
+import type { Op, OpKind, WriteProtectCause } from '../facts.js';
+import { classifyChange, isPresent, isWritable, leafUpdateNeedsFlush, staleEntryHarmful, writeProtected } from '../spte.js';
+import { NO_PAGE, shadowGroup, shadowSlot, type Leaf, type VmState } from '../vm-state.js';
+import type { EventFamily } from './family.js';
+import type { ObsoleteFamily } from './obsolete.js';
+import { placeSplitTable } from './splits.js';
+
+const PFERR_PRESENT = 1;
+const PFERR_WRITE = 2;
+
+/** A write that faulted on a present SPTE: it was not writable (arch/x86/include/asm/kvm_host.h PFERR_*). */
+function writeFaultOnPresent(pferr: number): boolean {
+  return pferr >= 0 && (pferr & (PFERR_PRESENT | PFERR_WRITE)) === (PFERR_PRESENT | PFERR_WRITE);
+}
+
+function faultOnNonPresent(pferr: number): boolean {
+  return pferr >= 0 && (pferr & PFERR_PRESENT) === 0;
+}
+
+/** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
+const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root']);
+
+export class ShadowFamily implements EventFamily {
+  constructor(private readonly ctx: ModelContext, private readonly obsolete: ObsoleteFamily) {}
+
+  handleEvent(t: TaskState, i: number, kind: Ev): void {
+    switch (kind) {
+      case Ev.SetSpte: this.setSpte(t, i); break;
+      case Ev.SpteRequested: this.spteRequested(t, i); break;
+      case Ev.GetPage: this.getPage(t, i); break;
+      case Ev.PrepareZap: this.prepareZap(t, i); break;
+      case Ev.PagetableWalk:
+      case Ev.PageFault: t.walkPferr = this.ctx.view.errorCodeLo(i); break;
+      case Ev.UnsyncPage:
+        // mmu.c mmu_try_to_unsync_pages: a write to a write-protected guest page table
+        t.unsyncGfn = this.ctx.view.gfn(i);
+        this.ctx.ids.lockWork(t);
+        break;
+      default: this.ctx.ids.lockWork(t); // sync_page
+    }
+  }
+
+  private spteRequested(t: TaskState, i: number): void {
+    const { view: v, ids, ops, facts } = this.ctx;
+    let vm = ids.lockWork(t);
+    const gfn = v.gfn(i);
+    if (t.cowHva >= 0) {
+      // hva_to_pfn broke copy-on-write for this fault: hva ↔ gfn (memslots.ts InferredMemslots)
+      vm.inferred.add(gfn, t.cowHva);
+      if (!vm.memslots && t.op?.kind === 'notifier-unmap' && !vm.isTdp) {
+        for (const leaf of vm.leavesInRange(null, gfn, gfn + 1)) facts.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
+        if (t.note) Object.assign(t.note, { overlap: 'inside', memslotSource: 'inferred', gfnStart: gfn, gfnEnd: gfn + 1, lockTaken: true });
+      }
+      t.cowHva = -1;
+    }
+    vm = ids.live(vm);
+    if (t.op?.kind !== 'fault' || t.faultGfn !== gfn) ops.start(t, 'fault', vm, i);
+    t.faultGfn = gfn;
+    // paging_tmpl.h FNAME(page_fault): the guest walk just traced is this fault's
+    t.faultPferr = t.walkPferr;
+    t.walkPferr = -1;
+    t.unsyncGfn = -1;
+  }
+
+  private setSpte(t: TaskState, i: number): void {
+    const { view: v, ids, ops, facts, kernel } = this.ctx;
+    let vm = ids.lockWork(t);
+    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before and
+    // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level)
+    if (vm.isTdp) {
+      if (t.op?.kind === 'fault') ops.close(t);
+      return;
+    }
+    const sptep = v.sptep(i);
+    const page = shadowGroup(sptep);
+    const level = v.level(i);
+    const sp = t.newSp[level];
+    if (sp) ids.claimPage(vm, t, page, i);
+    vm = ids.notePage(vm, page);
+    t.vm = vm;
+    if (sp) {
+      // the first SPTE a task sets at a level right after creating a page there is in that page
+      sp.page = page;
+      vm.spOfPage.set(page, sp);
+      t.newSp[level] = null;
+    }
+    const gfn = v.gfn(i);
+    const hi = v.spteHi(i);
+    const lo = v.spteLo(i);
+    const op = t.op?.kind === 'fault' ? t.op : ops.start(t, 'fault', vm, i);
+    kernel.detectFlavour(level, hi, lo);
+    const layout = kernel.layout;
+    if (!isPresent(layout, hi, lo)) return;
+    const slot = shadowSlot(sptep);
+    let old = vm.getLeaf(page, slot);
+    if (!old && vm.unplacedSplitTables > 0 && !vm.spOfPage.has(page)) old = placeSplitTable(vm, page, slot, gfn, level);
+    if (old && old.gfn === gfn) {
+      const kind = classifyChange(layout, level, old.hi, old.lo, hi, lo);
+      if ((kind === 'same' || kind === 'ad-set') && isWritable(old.lo) && gfn === t.faultGfn && writeFaultOnPresent(t.faultPferr)) {
+        // the write fault found the SPTE present but read-only while the model holds it writable
+        // (at most A/D differ: aging cleared A untraced too): an untraced write-protect came in
+        // between, and this fault undid it
+        this.restoreWrite(t, vm, old, op, level, sptep, hi, lo, i);
+        return;
+      }
+      if (kind === 'same') {
+        // re-installing the value a present slot already holds: something untraced changed it
+        // in between (a notifier zap outside known memslots, zap_collapsible_sptes, sync_page, ...);
+        // a zap when the fault's error code says the SPTE was not present
+        const evidence = gfn === t.faultGfn && faultOnNonPresent(t.faultPferr) ? 'inferred' : 'suspected';
+        facts.zapLeaf(vm, old, ops.untracedOp(vm, t, i), evidence, v.lineNo(i), v.tsNs(i));
+      } else {
+        // mmu.c mmu_set_spte(): a new pfn drops the old SPTE with a flush; else mmu_spte_update()
+        if (kind === 'pfn-change' || leafUpdateNeedsFlush(layout, old.hi, old.lo, hi, lo)) {
+          op.flushingChanges++;
+          if (!staleEntryHarmful(layout, old.hi, old.lo, hi, lo)) op.adOnlyChanges++;
+        }
+        facts.change(vm, op, 0, gfn, level, sptep, kind, old.hi, old.lo, hi, lo, i, 'inferred');
+        old.hi = hi;
+        old.lo = lo;
+        old.level = level;
+        old.accessedKnown = true;
+        old.ts = v.tsNs(i);
+        facts.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
+        return;
+      }
+    } else if (old) {
+      // a different gfn in the same slot: the guest PTE changed and the SPTE was dropped untraced
+      facts.zapLeaf(vm, old, ops.untracedOp(vm, t, i), 'inferred', v.lineNo(i), v.tsNs(i));
+    }
+    vm.setLeaf(page, slot, 0, gfn, level, sptep, hi, lo).ts = v.tsNs(i);
+    facts.change(vm, op, 0, gfn, level, sptep, 'install', 0, 0, hi, lo, i, 'observed');
+    facts.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
+  }
+
+  /**
+   * An untraced write-protect (inferred) and the write fault that undid it (observed). A fault that
+   * unsynced the guest page table at this gfn shows account_shadowed's protection (pt_protect);
+   * else it was dirty logging (kvm_mmu_slot_remove_write_access, GET/CLEAR_DIRTY_LOG) or another
+   * untraced write-protect the trace cannot tell apart.
+   */
+  private restoreWrite(t: TaskState, vm: VmState, leaf: Leaf, op: Op, level: number, sptep: number, hi: number, lo: number, i: number): void {
+    const { view: v, ops, facts, kernel } = this.ctx;
+    const layout = kernel.layout;
+    const gfn = leaf.gfn;
+    const cause: WriteProtectCause = t.unsyncGfn === gfn ? 'shadowed-page-table' : 'dirty-log';
+    const pass = ops.writeProtectPass(vm, cause, leaf.ts, i);
+    const wp = writeProtected(layout, leaf.hi, leaf.lo, cause === 'shadowed-page-table');
+    facts.change(vm, pass, 0, gfn, level, sptep, 'write-protect', leaf.hi, leaf.lo, wp.hi, wp.lo, i, 'inferred');
+    pass.flushingChanges++;
+    // mmu.c mmu_set_spte → mmu_spte_update: making an SPTE writable needs no flush
+    facts.change(vm, op, 0, gfn, level, sptep, classifyChange(layout, level, wp.hi, wp.lo, hi, lo), wp.hi, wp.lo, hi, lo, i, 'observed');
+    leaf.accessedKnown = true;
+    leaf.ts = v.tsNs(i);
+    facts.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
+    for (const l of this.ctx.on.all) l.onWriteProtectRestore?.({ vm: vm.id, gfn, level, line: v.lineNo(i), ts: leaf.ts, task: t.task, cause, pass });
+  }
+
+  private getPage(t: TaskState, i: number): void {
+    const v = this.ctx.view;
+    const vm = this.ctx.ids.lockWork(t);
+    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    let sp = vm.shadowPages.get(key);
+    if (!sp || v.created(i)) {
+      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: NO_PAGE };
+      vm.shadowPages.set(key, sp);
+      if (v.created(i)) {
+        t.newSp[sp.level] = sp;
+        for (const l of this.ctx.on.all) {
+          l.onShadowPageCreated?.({ vm: vm.id, gen: sp.gen, gfn: sp.gfn, role: sp.role, level: sp.level, line: v.lineNo(i), ts: v.tsNs(i), task: t.task, rootCount: v.rootCount(i), invalidAlready: false, op: null });
+        }
+      }
+    }
+    t.lastSp = sp;
+  }
+
+  /** kvm_mmu_prepare_zap_page: shadow pages, and on the TDP MMU the tables its walks remove. */
+  private prepareZap(t: TaskState, i: number): void {
+    const { view: v, ids, ops, facts } = this.ctx;
+    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    ids.joinVmHaving(t, (vm) => vm.shadowPages.has(key));
+    if (this.obsolete.zapOfUnknownVm(t, i)) return;
+    const vm = ids.lockWork(t);
+    const sp = vm.shadowPages.get(key);
+    const secondHalf = v.invalid(i);
+    let op: Op;
+    if (t.episode) {
+      op = t.episode.op;
+    } else if (vm.isTdp) {
+      // the walk that unlinks a TDP table traces its prepare_zap (tdp_mmu.c handle_removed_pt), before
+      // or after the unlink by kernel version; the unlink is what counts (families/tdp.ts)
+      op = t.op && TDP_WALK.has(t.op.kind) ? t.op : ops.start(t, 'tdp-other', vm, i);
+    } else {
+      op = t.op?.kind === 'zap-pages' ? t.op : ops.start(t, 'zap-pages', vm, i);
+    }
+    if (secondHalf) op.rootsFreed++;
+    else {
+      if (!vm.isTdp) op.tablesZapped++;
+      ops.episodeZap(op, i);
+    }
+    // mmu.c __kvm_mmu_prepare_zap_page → kvm_mmu_page_unlink_children: the page's leaves are dropped
+    if (sp && sp.page !== NO_PAGE && !secondHalf) {
+      for (const leaf of vm.leavesInPage(sp.page)) facts.zapLeaf(vm, leaf, op, 'inferred', v.lineNo(i), v.tsNs(i));
+    }
+    // a root still referenced stays alive (invalid) until its second zap (§5.2)
+    if (sp && (v.rootCount(i) === 0 || secondHalf)) {
+      vm.shadowPages.delete(key);
+      if (sp.page !== NO_PAGE) {
+        vm.spOfPage.delete(sp.page);
+        ids.pageFreed(sp.page);
+      }
+    }
+    for (const l of this.ctx.on.all) {
+      l.onShadowPageZapped?.({
+        vm: vm.id, gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), line: v.lineNo(i), ts: v.tsNs(i),
+        task: t.task, rootCount: v.rootCount(i), invalidAlready: secondHalf, op,
+      });
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// The TDP MMU (tdp_mmu.c): every SPTE change is traced (kvm_tdp_mmu_spte_changed, from
+// handle_changed_spte), with its (as_id, gfn, level) and no SPTE address.
+import type { ModelContext, TaskState } from '../context.js';
+import { classifyChange, isAccessed, isLeaf, isPresent, leafUpdateNeedsFlush, staleEntryHarmful, writeOrDirtyCleared, type ChangeKind } from '../spte.js';
+import { tdpGroup, tdpSlot } from '../vm-state.js';
+import type { EventFamily } from './family.js';
+import { splitChildren } from './splits.js';
+
+/** Leaf changes that map a frame afresh: they resolve pending zaps of it (analyses/zaps.ts). */
+const MAPS_ANEW: ReadonlySet<ChangeKind> = new Set(['install', 'collapse', 'pfn-change', 'upgrade', 'downgrade', 'write-protect']);
+/** Entries of a root page table (4- or 5-level paging): only root teardown removes them. */
+const ROOT_ENTRY_LEVEL = 4;
+
+export class TdpFamily implements EventFamily {
+  constructor(private readonly ctx: ModelContext) {}
+
+  handleEvent(t: TaskState, i: number): void {
+    const { view: v, ids, ops, facts, kernel } = this.ctx;
+    const asId = v.asId(i);
+    const level = v.level(i);
+    const gfn = v.gfn(i);
+    const group = tdpGroup(asId, gfn, level), slot = tdpSlot(gfn, level);
+    const vm = ids.lockWork(t);
+    if (!vm.isTdp && t.op?.kind === 'zap-pages') {
+      // the VM shows only now that it runs the TDP MMU: this walk's tables came first (7.x post-order)
+      t.op.kind = 'tdp-other';
+      t.op.tablesZapped = 0;
+    }
+    vm.isTdp = true;
+    const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
+    kernel.detectFlavour(level, oHi, oLo);
+    kernel.detectFlavour(level, nHi, nLo);
+    kernel.detectVersion(nHi, nLo);
+    const layout = kernel.layout;
+    const kind = classifyChange(layout, level, oHi, oLo, nHi, nLo);
+    const op = t.op ?? ops.start(t, 'tdp-other', vm, i);
+    if (op.vm === '') {
+      // a notification that came before any VM was known: its traced zaps say whose it is
+      op.vm = vm.id;
+      if (t.note) t.note.vm = vm.id;
+    }
+    const line = v.lineNo(i), ts = v.tsNs(i);
+    const oldLeaf = isPresent(layout, oHi, oLo) && isLeaf(level, oLo);
+    const newLeaf = isPresent(layout, nHi, nLo) && isLeaf(level, nLo);
+    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && op.kind === 'tdp-other') {
+      // tdp_mmu.c tdp_mmu_zap_root: only root teardown removes root entries, and neither invalidated
+      // roots nor VM teardown flush (kvm_tdp_mmu_zap_invalidated_roots, kvm_tdp_mmu_zap_all)
+      op.kind = 'zap-root';
+    }
+    if (kind === 'split') {
+      // tdp_mmu.c tdp_mmu_split_huge_page: a table of 512 leaves with the huge leaf's translation
+      // replaces it (eager splitting; the fault path zaps a huge leaf first): no zap, no flush
+      const had = vm.getLeaf(group, slot);
+      if (had) vm.removeLeaf(had);
+      facts.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
+      splitChildren(vm, tdpGroup(asId, gfn, level - 1), false, asId, gfn, level, oHi, oLo);
+      return;
+    }
+    if (oldLeaf && !newLeaf) {
+      // tdp_mmu.c tdp_mmu_iter_cond_resched: zap walks may drop mmu_lock between SPTEs
+      ops.episodeZap(op, i);
+      const leaf = vm.getLeaf(group, slot) ?? vm.setLeaf(group, slot, asId, gfn, level, -1, oHi, oLo);
+      leaf.hi = oHi;
+      leaf.lo = oLo;
+      facts.zapLeaf(vm, leaf, op, 'observed', line, ts);
+      return;
+    }
+    if (kind === 'unlink') op.tablesZapped++;
+    if (kind === 'collapse') op.flushingChanges++;
+    if (oldLeaf && newLeaf && kind !== 'same') {
+      const wdClear = writeOrDirtyCleared(layout, oHi, oLo, nHi, nLo);
+      if (op.kind === 'fault') {
+        // tdp_mmu.c tdp_mmu_map_handle_target_level: ≤6.12 flushes only when a non-leaf was replaced;
+        // later also when leaf_spte_change_needs_tlb_flush (the 2024 make_spte W/D fix)
+        if (kernel.rules.set === 'v6.13+' && leafUpdateNeedsFlush(layout, oHi, oLo, nHi, nLo)) op.flushingChanges++;
+        else if (wdClear) op.unflushedWdClears++;
+      } else if (staleEntryHarmful(layout, oHi, oLo, nHi, nLo) || wdClear) {
+        op.flushingChanges++;
+      } else if (isAccessed(layout, oLo) && !isAccessed(layout, nLo)) {
+        op.flushingChanges++;
+        op.adOnlyChanges++;
+        if (t.note) t.note.young++;
+      }
+    }
+    const had = vm.getLeaf(group, slot);
+    if (newLeaf) vm.setLeaf(group, slot, asId, gfn, level, -1, nHi, nLo);
+    else if (had) vm.removeLeaf(had);
+    facts.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
+    if (newLeaf && MAPS_ANEW.has(kind)) {
+      facts.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// Whether the kernel flushes remote TLBs at the end of an operation: one table of rules by op
+// kind, each row citing the kernel function and the kernels it holds for (kvm-mmu-reference.md §4.3).
+import type { Op, OpKind } from './facts.js';
+import { agingFlushes, type RuleSet } from './kernel-version.js';
+
+interface FlushRule {
+  /** Kernels the row holds for (rule sets of kernel-version.ts). */
+  kernels: string;
+  flushes(op: Op, set: RuleSet): boolean;
+  rule(set: RuleSet): string;
+}
+
+const zappedAnything = (op: Op): boolean => op.tablesZapped + op.leafZaps + op.rootsFreed > 0;
+const never = (): boolean => false;
+
+const NOTIFIER_UNMAP: FlushRule = {
+  kernels: 'all',
+  flushes: (op) => op.leafZaps + op.tablesZapped > 0,
+  rule: () => 'kvm_main.c __kvm_handle_hva_range: flush_on_ret and the unmap handler zapped something',
+};
+const NO_FLUSH_NOTIFIER: FlushRule = { kernels: 'all', flushes: never, rule: () => 'test_young / change_pte never flush' };
+const COMMIT_ZAP: FlushRule = {
+  kernels: 'all',
+  flushes: zappedAnything,
+  rule: () => 'mmu.c kvm_mmu_commit_zap_page: one flush per non-empty invalid_list',
+};
+const CALLER_FLUSHES: FlushRule = {
+  kernels: 'all',
+  flushes: (op) => op.flushingChanges > 0 || op.leafZaps > 0 || op.tablesZapped > 0,
+  rule: () => 'caller flushes after zapping or write-protecting (tdp_mmu.c tdp_mmu_zap_leafs, wrprot_gfn_range callers)',
+};
+
+const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
+  'notifier-unmap': NOTIFIER_UNMAP,
+  'notifier-age': {
+    kernels: '<=6.12 flush when young; 6.13+ never',
+    flushes: (op, set) => agingFlushes(set) && op.adOnlyChanges > 0,
+    rule: (set) => agingFlushes(set)
+      ? 'kvm_main.c kvm_mmu_notifier_clear_flush_young: flush when young (<=6.12)'
+      : 'KVM_ELIDE_TLB_FLUSH_IF_YOUNG (x86, 6.13+): aging never flushes',
+  },
+  'notifier-test-age': NO_FLUSH_NOTIFIER,
+  'notifier-change-pte': NO_FLUSH_NOTIFIER,
+  'zap-all-fast': COMMIT_ZAP,
+  'zap-pages': COMMIT_ZAP,
+  'fast-fault': {
+    kernels: 'all',
+    flushes: never,
+    rule: () => 'mmu.c fast_page_fault: a lockless cmpxchg that only adds permissions never flushes',
+  },
+  'zap-root': {
+    kernels: 'all',
+    flushes: never,
+    rule: () => 'tdp_mmu.c tdp_mmu_zap_root: invalidated roots and VM teardown need no flush',
+  },
+  fault: {
+    kernels: 'all',
+    flushes: (op) => op.flushingChanges > 0,
+    rule: () => 'mmu.c mmu_set_spte / tdp_mmu.c tdp_mmu_map_handle_target_level',
+  },
+  'write-protect': {
+    kernels: 'all (checked on 6.12)',
+    flushes: (op) => op.flushingChanges > 0,
+    rule: () => 'flush after write-protecting: x86.c kvm_mmu_slot_apply_flags and kvm_main.c kvm_get/clear_dirty_log_protect (kvm_flush_remote_tlbs_memslot), mmu.c account_shadowed (kvm_flush_remote_tlbs_gfn)',
+  },
+  'tdp-other': CALLER_FLUSHES,
+  // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
+  sync: CALLER_FLUSHES,
+};
+
+/** Decides the op's flush by its kind's rule, and records the rule applied. */
+export function decideFlush(op: Op, set: RuleSet): void {
+  const r = FLUSH_RULES[op.kind];
+  op.flushIssued = r.flushes(op, set);
+  op.flushRule = r.rule(set);
+}
