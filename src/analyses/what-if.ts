@@ -84,7 +84,7 @@ function noAgeFlush(f: FindingsData, set: RuleSet): WhatIfResult {
     policy: 'no-age-flush',
     change: 'clear_flush_young does not flush (kvm_main.c kvm_mmu_notifier_clear_flush_young with KVM_ELIDE_TLB_FLUSH_IF_YOUNG)',
     assumption: agingFlushes(set)
-      ? `rules ${set}: every kvm_age_hva that cleared a young SPTE flushed; kvm_age_hva also prints for clear_young, which never flushes, so this is an upper bound`
+      ? `rules ${set}: every kvm_age_hva that cleared a young SPTE flushed, except DAMON's (clear_young); MGLRU and page_idle also age through clear_young, which never flushes, and are not told apart by task, so this is an upper bound`
       : `rules ${set} already never flush for aging: nothing to save`,
     evidence: 'suspected',
     figures: { flushesAvoided: flushes },

@@ -164,17 +164,20 @@ test('report: a saved JSON report renders as analyze renders it (html, text, md)
   assert.equal(run(['report', file('broken.json', '{'), '--format', 'html']).code, 3);
 });
 
-test('--kernel sets the rule set and the role layout; --role-layout still wins', () => {
-  const cases: [string[], string, string][] = [
-    [['--kernel', '7.2'], 'v6.13+', 'v7.2'],
-    [['--kernel', '4.19'], 'v5.10', 'v4'],
-    [['--kernel', '6.12.117'], 'v6.12', 'v5.17'],
-    [['--kernel', '7.2', '--role-layout', 'v5.1'], 'v6.13+', 'v5.1'],
+test('--kernel sets the rule set, the SPTE layout and the role layout; --role-layout still wins', () => {
+  const cases: [string[], string, string, string][] = [
+    [['--kernel', '7.2'], '>=6.15', '>=7.0', 'v7.2'],
+    [['--kernel', '4.19'], '<=5.12', '<=6.0', 'v4'],
+    [['--kernel', '5.15'], '5.13-6.12', '<=6.0', 'v5.1'],
+    [['--kernel', '6.12.117'], '5.13-6.12', '6.10-6.18', 'v5.17'],
+    [['--kernel', '6.13'], '6.13-6.14', '6.10-6.18', 'v5.17'],
+    [['--kernel', '6.18'], '>=6.15', '6.10-6.18', 'v5.17'],
+    [['--kernel', '7.2', '--role-layout', 'v5.1'], '>=6.15', '>=7.0', 'v5.1'],
   ];
-  for (const [args, set, layout] of cases) {
+  for (const [args, set, gen, layout] of cases) {
     const r = run(['analyze', fixture('cuts/touch.perf.txt'), '--format', 'json', ...args]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
-    assert.deepEqual([j.model.rules.set, j.kernel.roleLayout], [set, layout], args.join(' '));
+    assert.deepEqual([j.model.rules.set, j.model.rules.spteGen, j.kernel.roleLayout], [set, gen, layout], args.join(' '));
   }
 });

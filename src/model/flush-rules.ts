@@ -10,6 +10,9 @@ interface FlushRule {
   rule(set: RuleSet): string;
 }
 
+/** Tasks that age through mmu_notifier_clear_young only (mm/damon/ops-common.c, vaddr.c): never a flush. */
+const CLEAR_YOUNG_ONLY = /^kdamond/;
+
 const zappedAnything = (op: Op): boolean => op.tablesZapped + op.leafZaps + op.rootsFreed > 0;
 const never = (): boolean => false;
 
@@ -33,10 +36,10 @@ const CALLER_FLUSHES: FlushRule = {
 const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   'notifier-unmap': NOTIFIER_UNMAP,
   'notifier-age': {
-    kernels: '<=6.12 flush when young; 6.13+ never',
-    flushes: (op, set) => agingFlushes(set) && op.adOnlyChanges > 0,
+    kernels: '<=6.12 flush when young (clear_flush_young only); 6.13+ never',
+    flushes: (op, set) => agingFlushes(set) && op.adOnlyChanges > 0 && !CLEAR_YOUNG_ONLY.test(op.task.comm),
     rule: (set) => agingFlushes(set)
-      ? 'kvm_main.c kvm_mmu_notifier_clear_flush_young: flush when young (<=6.12)'
+      ? 'kvm_main.c kvm_mmu_notifier_clear_flush_young: flush when young (<=6.12); kvm_age_hva also prints for clear_young, which never flushes: DAMON (kdamond) always, MGLRU and page_idle too (not told apart by task)'
       : 'KVM_ELIDE_TLB_FLUSH_IF_YOUNG (x86, 6.13+): aging never flushes',
   },
   'notifier-test-age': NO_FLUSH_NOTIFIER,

@@ -5,11 +5,24 @@
 import type { RoleLayoutName } from '../ingest/role.js';
 import { isFrozen, isLeaf, isPresent, type SpteLayout } from './spte.js';
 
-/** Kernel ranges whose flush and SPTE rules differ (kvm-mmu-reference.md §3, §4, §9 q3). */
-export type RuleSet = 'v5.10' | 'v6.1' | 'v6.12' | 'v6.13+';
+/**
+ * Flush and locking rules, by the kernel range they hold for: notifier lock elision outside
+ * memslots (5.13, the 2021 notifier series), no flush for aging and leaf_spte_change_needs_tlb_flush
+ * ("KVM x86 MMU changes for 6.13"), lockless aging ("KVM x86/mmu changes for 6.15").
+ */
+export type RuleSet = '<=5.12' | '5.13-6.12' | '6.13-6.14' | '>=6.15';
+
+/**
+ * SPTE layouts (spte.h; kvm-mmu-reference.md §3): present = non-zero (<=6.0) or bit 11; frozen
+ * placeholder 0x5a0 (6.1), bit63|0x5a0 (SHADOW_NONPRESENT_VALUE, 6.10-6.18), bit63|0x1a0 with EPT
+ * MMU-writable at bit 55 instead of 58 (7.x; first release unverified: after 6.18, by 7.2).
+ */
+export type SpteGen = '<=6.0' | '6.1-6.9' | '6.10-6.18' | '>=7.0';
 
 export interface KernelRules {
   readonly set: RuleSet;
+  /** How SPTE bits are laid out (a separate axis: 6.10-6.18 share one layout across the 6.13 rule change). */
+  readonly spteGen: SpteGen;
   readonly source: 'option' | 'trace' | 'default';
   /** Why this set: the option, the SPTE value that showed it, or the default assumption. */
   readonly why: string;
@@ -28,15 +41,19 @@ function byVersion<T>(ranges: readonly (readonly [number, T])[], last: T, versio
   return ranges.find(([below]) => v < below)?.[1] ?? last;
 }
 
-// SHADOW_NONPRESENT_VALUE (≈6.10) through 6.12.y; the A/D flush-rule change and lockless aging
-// are absent in 6.12.117 and present in 7.2, expected from 6.13 (reference §9 q3)
-const RULE_SETS = [[6001, 'v5.10'], [6010, 'v6.1'], [6013, 'v6.12']] as const;
+const RULE_SETS = [[5013, '<=5.12'], [6013, '5.13-6.12'], [6015, '6.13-6.14']] as const;
+const SPTE_GENS = [[6001, '<=6.0'], [6010, '6.1-6.9'], [7000, '6.10-6.18']] as const;
 /** kvm_mmu_page_role layouts (ingest/role.ts ROLE_LAYOUTS). */
 const ROLE_LAYOUT_RANGES = [[5001, 'v4'], [5017, 'v5.1'], [7002, 'v5.17']] as const;
 
 /** Rule set of a kernel version string. */
 export function ruleSetOfVersion(version: string): RuleSet {
-  return byVersion<RuleSet>(RULE_SETS, 'v6.13+', version);
+  return byVersion<RuleSet>(RULE_SETS, '>=6.15', version);
+}
+
+/** SPTE layout of a kernel version string. */
+export function spteGenOfVersion(version: string): SpteGen {
+  return byVersion<SpteGen>(SPTE_GENS, '>=7.0', version);
 }
 
 /** kvm_mmu_page_role layout of a kernel version. */
@@ -45,13 +62,14 @@ export function roleLayoutOfVersion(version: string): RoleLayoutName {
 }
 
 export const DEFAULT_RULES: KernelRules = {
-  set: 'v6.13+',
+  set: '>=6.15',
+  spteGen: '>=7.0',
   source: 'default',
   why: 'no version in the trace: newest rules assumed (v7.2/v7.3 sources; pass --kernel to choose)',
 };
 
 export function rulesFromOption(version: string): KernelRules {
-  return { set: ruleSetOfVersion(version), source: 'option', why: `--kernel ${version}` };
+  return { set: ruleSetOfVersion(version), spteGen: spteGenOfVersion(version), source: 'option', why: `--kernel ${version}` };
 }
 
 /**
@@ -59,7 +77,20 @@ export function rulesFromOption(version: string): KernelRules {
  * ≤6.12); x86 selects KVM_ELIDE_TLB_FLUSH_IF_YOUNG later (v7.3 arch/x86/kvm/Kconfig).
  */
 export function agingFlushes(set: RuleSet): boolean {
-  return set !== 'v6.13+';
+  return set === '<=5.12' || set === '5.13-6.12';
+}
+
+/** Aging takes no mmu_lock (KVM_MMU_LOCKLESS_AGING, x86 from 6.15). */
+export function agingLockless(set: RuleSet): boolean {
+  return set === '>=6.15';
+}
+
+/**
+ * Overwriting a present leaf flushes only when it clears MMU-writable (spte.h
+ * leaf_spte_change_needs_tlb_flush, 6.13+); before, mmu.c mmu_spte_update's older rule.
+ */
+export function leafFlushRuleOf613(set: RuleSet): boolean {
+  return set === '6.13-6.14' || set === '>=6.15';
 }
 
 /**
@@ -67,7 +98,7 @@ export function agingFlushes(set: RuleSet): boolean {
  * __kvm_handle_hva_range, since the 2021 notifier series, 5.13); v5.10 always took it.
  */
 export function notifierLockElided(set: RuleSet): boolean {
-  return set !== 'v5.10';
+  return set !== '<=5.12';
 }
 
 /** The kernel as the replay learns it: rules and SPTE layout, refined by values the trace shows. */
@@ -76,9 +107,11 @@ export class KernelView {
   readonly layout: SpteLayout;
   private eptKnown = false;
 
+  private genFromTrace = false;
+
   constructor(rules: KernelRules = DEFAULT_RULES) {
     this.rules = rules;
-    this.layout = { ept: false, set: rules.set };
+    this.layout = { ept: false, gen: rules.spteGen, leafFlush613: leafFlushRuleOf613(rules.set) };
   }
 
   get spteFlavour(): 'ept' | 'x86' | 'unknown' {
@@ -92,14 +125,22 @@ export class KernelView {
     this.eptKnown = true;
   }
 
-  /** Frozen and non-present values differ per kernel (spte.h v6.1 / v6.12 / v7.2). */
+  /**
+   * The frozen placeholder's value names the SPTE layout; the rules follow where the layout pins
+   * them down. bit63|0x5a0 is printed by 6.10 to 6.18, across the 6.13 rule change: the rules stay
+   * as they were (--kernel, else the default) and the report says the trace cannot tell.
+   */
   detectVersion(hi: number, lo: number): void {
-    if (this.rules.source === 'option') return;
-    let set: RuleSet | null = null;
-    if (isFrozen(hi, lo)) set = lo === 0x1a0 ? 'v6.13+' : hi === 0 ? 'v6.1' : 'v6.12';
-    if (set && set !== this.rules.set) {
-      this.rules = { set, source: 'trace', why: `frozen SPTE value ${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)} (spte.h FROZEN_SPTE/REMOVED_SPTE)` };
-      this.layout.set = set;
-    }
+    if (this.genFromTrace || this.rules.source === 'option' || !isFrozen(hi, lo)) return;
+    this.genFromTrace = true;
+    const gen: SpteGen = lo === 0x1a0 ? '>=7.0' : hi === 0 ? '6.1-6.9' : '6.10-6.18';
+    const value = `${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)}`;
+    const why = `frozen SPTE value ${value} (spte.h FROZEN_SPTE/REMOVED_SPTE): SPTE layout ${gen}`;
+    const set = gen === '>=7.0' ? '>=6.15' : gen === '6.1-6.9' ? '5.13-6.12' : null;
+    this.rules = set
+      ? { set, spteGen: gen, source: 'trace', why }
+      : { ...this.rules, spteGen: gen, why: `${why}, which 6.12 and 6.13+ share: ${this.rules.set} rules assumed; pass --kernel to choose` };
+    this.layout.gen = gen;
+    this.layout.leafFlush613 = leafFlushRuleOf613(this.rules.set);
   }
 }

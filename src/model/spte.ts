@@ -1,12 +1,14 @@
 // SPTE values: what a raw u64 means for each MMU flavour and kernel range, and how a change from
 // one value to another is classified (kvm-mmu-reference.md §3, §4.1). Values are handled as two
 // u32 halves (hi, lo) so bit 63 and 52-bit pfns stay exact without BigInt.
-import type { RuleSet } from './kernel-version.js';
+import type { SpteGen } from './kernel-version.js';
 
-/** How to read SPTE bits: EPT or not (shadow paging and NPT share the x86 PTE layout). */
+/** How to read SPTE bits: EPT or not (shadow paging and NPT share the x86 PTE layout), which layout. */
 export interface SpteLayout {
   ept: boolean;
-  set: RuleSet;
+  gen: SpteGen;
+  /** Which rule says whether overwriting a present leaf flushes (kernel-version.ts leafFlushRuleOf613). */
+  leafFlush613: boolean;
 }
 
 /** Permission bits of a present SPTE, as the model compares them. */
@@ -31,7 +33,7 @@ export function isMmio(l: SpteLayout, hi: number, lo: number): boolean {
 
 /** is_shadow_present_pte: bit 11 since 6.1; before, any non-zero non-MMIO value (spte.h v5.10). */
 export function isPresent(l: SpteLayout, hi: number, lo: number): boolean {
-  if (l.set !== 'v5.10') return (lo & BIT11) !== 0;
+  if (l.gen !== '<=6.0') return (lo & BIT11) !== 0;
   return (hi !== 0 || lo !== 0) && !isMmio(l, hi, lo) && !isFrozen(hi, lo);
 }
 
@@ -49,7 +51,7 @@ export function isWritable(lo: number): boolean {
   return (lo & 2) !== 0;
 }
 
-/** SPTE_MMU_WRITEABLE: v5.10 bit 11; non-EPT bit 10 since 6.1; EPT bit 58 (6.1–6.12), bit 55 (7.x). */
+/** SPTE_MMU_WRITEABLE: v5.10 bit 11; non-EPT bit 10 since 6.1; EPT bit 58 (6.1–6.18), bit 55 (7.x). */
 export function isMmuWritable(l: SpteLayout, hi: number, lo: number): boolean {
   const m = mmuWritableMask(l);
   return ((hi & m.hi) | (lo & m.lo)) !== 0;
@@ -64,9 +66,9 @@ const MMU_W_EPT_V7: Halves = { hi: 1 << 23, lo: 0 };
 
 /** SPTE_MMU_WRITEABLE as a mask of the (hi, lo) halves (see isMmuWritable). */
 function mmuWritableMask(l: SpteLayout): Halves {
-  if (l.set === 'v5.10') return MMU_W_V510;
+  if (l.gen === '<=6.0') return MMU_W_V510;
   if (!l.ept) return MMU_W_X86;
-  return l.set === 'v6.13+' ? MMU_W_EPT_V7 : MMU_W_EPT_V6;
+  return l.gen === '>=7.0' ? MMU_W_EPT_V7 : MMU_W_EPT_V6;
 }
 
 /**
@@ -168,7 +170,7 @@ export function permChange(l: SpteLayout, oHi: number, oLo: number, nHi: number,
  */
 export function leafUpdateNeedsFlush(l: SpteLayout, oHi: number, oLo: number, nHi: number, nLo: number): boolean {
   const mmuW = isMmuWritable(l, oHi, oLo);
-  if (l.set === 'v6.13+') return mmuW && !isMmuWritable(l, nHi, nLo);
+  if (l.leafFlush613) return mmuW && !isMmuWritable(l, nHi, nLo);
   const wClear = mmuW && !isWritable(nLo);
   return wClear || (isAccessed(l, oLo) && !isAccessed(l, nLo)) || (isDirty(l, oLo) && !isDirty(l, nLo));
 }

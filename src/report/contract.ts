@@ -56,7 +56,7 @@ export interface FindingsReport {
 }
 
 export interface ModelReport {
-  rules: { set: string; source: string; why: string };
+  rules: { set: string; spteGen: string; source: string; why: string };
   spteFlavour: string;
   vmSplit: string;
   operations: number;

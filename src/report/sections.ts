@@ -78,7 +78,7 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   );
   for (const [name, h] of Object.entries(k.hints)) out.push({ key: 'hint', value: `${name}: ${h.value} (line ${h.line})` });
   out.push({ key: 'mmu', value: { tdp: 'TDP MMU (kvm_tdp_mmu_spte_changed events)', shadow: 'shadow MMU (SPTE events, no kvm_tdp_mmu_spte_changed)', unknown: 'no SPTE events' }[k.mmu] });
-  if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE flavour ${r.model.spteFlavour}: ${r.model.rules.why}` });
+  if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE layout ${r.model.rules.spteGen} (${r.model.spteFlavour}): ${r.model.rules.why}` });
   return out;
 }
 

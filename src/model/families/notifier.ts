@@ -5,7 +5,7 @@ import type { ModelContext, TaskState } from '../context.js';
 import { PAGE } from '../context.js';
 import { Ev } from '../event-view.js';
 import type { Notification, OpKind } from '../facts.js';
-import { notifierLockElided } from '../kernel-version.js';
+import { agingLockless, notifierLockElided } from '../kernel-version.js';
 import { hitsOf, type Memslot, type SlotHit } from '../memslots.js';
 import { clearAccessed, isAccessed } from '../spte.js';
 import type { Leaf, VmState } from '../vm-state.js';
@@ -45,7 +45,7 @@ export class NotifierFamily implements EventFamily {
     t.note = note;
     if (!vm) return;
     const leaves = this.rangeLeaves(vm, hvaStart, hvaEnd, note);
-    if (note.overlap !== 'unknown') note.lockTaken = note.overlap !== 'outside' || !notifierLockElided(kernel.rules.set);
+    if (note.overlap !== 'unknown') note.lockTaken = this.lockTaken(note);
     if (kind === 'change-pte' || vm.isTdp) return; // change_pte never finds anything (§6.1); TDP changes are traced
     const layout = kernel.layout;
     for (const leaf of leaves) {
@@ -82,12 +82,22 @@ export class NotifierFamily implements EventFamily {
     return only ? { vm: only, by: 'only-vm' } : { vm: null, by: 'none' };
   }
 
+  /**
+   * kvm_main.c __kvm_handle_hva_range takes mmu_lock only for a range that hits a memslot (5.13+),
+   * and aging takes none at all where KVM_MMU_LOCKLESS_AGING is selected (x86, 6.15+).
+   */
+  private lockTaken(note: Notification): boolean {
+    const set = this.ctx.kernel.rules.set;
+    if ((note.kind === 'age' || note.kind === 'test-age') && agingLockless(set)) return false;
+    return note.overlap !== 'outside' || !notifierLockElided(set);
+  }
+
   /** Memslot overlap of a notification from --memslots (kvm_main.c __kvm_handle_hva_range). */
   private overlapOnly(slots: Memslot[], note: Notification): SlotHit[] {
     const { hits, coveredBytes } = hitsOf(slots, note.hvaStart, note.hvaEnd);
     note.memslotSource = 'file';
     note.overlap = hits.length === 0 ? 'outside' : coveredBytes >= note.hvaEnd - note.hvaStart ? 'inside' : 'partial';
-    note.lockTaken = note.overlap !== 'outside' || !notifierLockElided(this.ctx.kernel.rules.set);
+    note.lockTaken = this.lockTaken(note);
     if (hits.length > 0) {
       note.gfnStart = Math.min(...hits.map((h) => h.gfnStart));
       note.gfnEnd = Math.max(...hits.map((h) => h.gfnEnd));

@@ -72,7 +72,7 @@ export class TdpFamily implements EventFamily {
       if (op.kind === 'fault') {
         // tdp_mmu.c tdp_mmu_map_handle_target_level: ≤6.12 flushes only when a non-leaf was replaced;
         // later also when leaf_spte_change_needs_tlb_flush (the 2024 make_spte W/D fix)
-        if (kernel.rules.set === 'v6.13+' && leafUpdateNeedsFlush(layout, oHi, oLo, nHi, nLo)) op.flushingChanges++;
+        if (layout.leafFlush613 && leafUpdateNeedsFlush(layout, oHi, oLo, nHi, nLo)) op.flushingChanges++;
         else if (wdClear) op.unflushedWdClears++;
       } else if (staleEntryHarmful(layout, oHi, oLo, nHi, nLo) || wdClear) {
         op.flushingChanges++;

@@ -1,0 +1,56 @@
+// The two kernel axes: flush/lock rules and SPTE layout, each with the kernel range it holds for.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agingFlushes, agingLockless, notifierLockElided, rulesFromOption, KernelView } from './kernel-version.js';
+import { isMmuWritable, leafUpdateNeedsFlush } from './spte.js';
+
+/** An EPT leaf (RWX, WB, A, D, present) with MMU-writable at bit 58 (6.1-6.18) or 55 (7.x). */
+const EPT_LO = 0x00000b77;
+const BIT58 = 1 << 26;
+const BIT55 = 1 << 23;
+
+test('EPT MMU-writable is bit 58 up to 6.18 (spte.h), bit 55 in the 7.x layout', () => {
+  for (const [version, bit] of [['6.1', BIT58], ['6.12', BIT58], ['6.13', BIT58], ['6.18', BIT58], ['7.2', BIT55]] as const) {
+    const k = new KernelView(rulesFromOption(version));
+    k.layout.ept = true;
+    assert.equal(isMmuWritable(k.layout, bit, EPT_LO), true, version);
+    assert.equal(isMmuWritable(k.layout, bit === BIT58 ? BIT55 : BIT58, EPT_LO), false, version);
+  }
+});
+
+test('rules by kernel range: lock elision from 5.13, no aging flush from 6.13, lockless aging from 6.15', () => {
+  const at = (v: string): [boolean, boolean, boolean] => {
+    const { set } = rulesFromOption(v);
+    return [notifierLockElided(set), agingFlushes(set), agingLockless(set)];
+  };
+  assert.deepEqual(at('5.10'), [false, true, false]);
+  assert.deepEqual(at('5.15'), [true, true, false]);
+  assert.deepEqual(at('6.0'), [true, true, false]);
+  assert.deepEqual(at('6.12.117'), [true, true, false]);
+  assert.deepEqual(at('6.13'), [true, false, false]);
+  assert.deepEqual(at('6.15'), [true, false, true]);
+  assert.deepEqual(at('7.2'), [true, false, true]);
+});
+
+test('a D-only clear of a present leaf needs a flush up to 6.12 (mmu_spte_update), not from 6.13 (leaf_spte_change_needs_tlb_flush)', () => {
+  for (const [version, flush] of [['6.12', true], ['6.13', false]] as const) {
+    const k = new KernelView(rulesFromOption(version));
+    // x86 PTE: P W U A D + MMU-present (bit 11) + MMU-writable (bit 10); D (bit 6) cleared
+    assert.equal(leafUpdateNeedsFlush(k.layout, 0, 0x1234e67, 0, 0x1234e27), flush, version);
+  }
+});
+
+test('frozen SPTE values name the layout; only 6.1 and 7.x pin the rules down', () => {
+  const seen = (hi: number, lo: number): KernelView => {
+    const k = new KernelView();
+    k.detectVersion(hi, lo);
+    return k;
+  };
+  assert.deepEqual([seen(0, 0x5a0).rules.set, seen(0, 0x5a0).layout.gen], ['5.13-6.12', '6.1-6.9']);
+  assert.deepEqual([seen(0x80000000, 0x5a0).rules.set, seen(0x80000000, 0x5a0).rules.source, seen(0x80000000, 0x5a0).layout.gen], ['>=6.15', 'default', '6.10-6.18']);
+  assert.deepEqual([seen(0x80000000, 0x1a0).rules.set, seen(0x80000000, 0x1a0).layout.gen], ['>=6.15', '>=7.0']);
+  // --kernel wins over the trace
+  const k = new KernelView(rulesFromOption('6.12'));
+  k.detectVersion(0x80000000, 0x1a0);
+  assert.deepEqual([k.rules.set, k.layout.gen], ['5.13-6.12', '6.10-6.18']);
+});
