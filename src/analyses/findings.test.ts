@@ -40,6 +40,9 @@ test('mprotect-roundtrip: every in-range zap refaults to the same pfn, per round
   assert.equal(r.findings!.flushes.avoidable, 4);
   // independent_count.py: unmaps that zapped nothing = 4 inside + 7 outside the memslots
   assert.equal(r.findings!.notifications.noEffect, 11);
+  // without --memslots: the 4 inside ones re-unmap a range already zapped (nothing mapped now, but
+  // its frames were): inside, not outside; of the 7 outside, 3 come before any VM is known
+  assert.deepEqual(r.findings!.notifications.byOverlap, { inside: 4104, outside: 4, unknown: 3 });
 });
 
 test('analyze JSON is byte-identical across two runs', async () => {

@@ -65,6 +65,8 @@ export class VmState {
   private readonly groupPool: LeafGroup[] = [];
   private readonly leafPool: Leaf[] = [];
   private readonly byGfn = new Map<number, Leaf>();
+  /** Guest frames ever mapped, by 2 MiB region (a 512-bit map each): frames known to be in a memslot. */
+  private readonly everMapped = new Map<number, Uint32Array>();
   readonly shadowPages = new Map<string, ShadowPage>();
   readonly spOfPage = new Map<number, ShadowPage>();
   readonly inferred = new InferredMemslots();
@@ -112,6 +114,7 @@ export class VmState {
       g.slots[slot] = leaf;
       g.live++;
       this.byGfn.set(gfn, leaf);
+      this.noteMapped(gfn);
     } else {
       leaf.hi = hi;
       leaf.lo = lo;
@@ -137,6 +140,37 @@ export class VmState {
       if (head) head.nextSameGfn = leaf.nextSameGfn;
     }
     if (this.leafPool.length < LEAF_POOL_MAX) this.leafPool.push(leaf);
+  }
+
+  private noteMapped(gfn: number): void {
+    const region = Math.floor(gfn / 512);
+    let bits = this.everMapped.get(region);
+    if (!bits) this.everMapped.set(region, (bits = new Uint32Array(16)));
+    const i = gfn % 512;
+    bits[i >> 5]! |= 1 << (i & 31);
+  }
+
+  /** Whether a frame in [gfnStart, gfnEnd) was ever mapped (and passes `owns`). */
+  everMappedIn(gfnStart: number, gfnEnd: number, owns: (gfn: number) => boolean): boolean {
+    if (gfnEnd <= gfnStart) return false;
+    const first = Math.floor(gfnStart / 512), last = Math.floor((gfnEnd - 1) / 512);
+    const hit = (region: number, bits: Uint32Array): boolean => {
+      const lo = Math.max(gfnStart, region * 512), hi = Math.min(gfnEnd, region * 512 + 512);
+      for (let g = lo; g < hi; g++) {
+        const i = g % 512;
+        if ((bits[i >> 5]! & (1 << (i & 31))) !== 0 && owns(g)) return true;
+      }
+      return false;
+    };
+    if (last - first + 1 <= this.everMapped.size) {
+      for (let r = first; r <= last; r++) {
+        const bits = this.everMapped.get(r);
+        if (bits && hit(r, bits)) return true;
+      }
+      return false;
+    }
+    for (const [r, bits] of this.everMapped) if (r >= first && r <= last && hit(r, bits)) return true;
+    return false;
   }
 
   /** Present leaves with gfn in [gfnStart, gfnEnd) of one address space (null: any). */
@@ -207,6 +241,11 @@ export class VmState {
 
   /** Moves another VM's state into this one (two task groups turned out to be one VM). */
   absorb(o: VmState): void {
+    for (const [r, bits] of o.everMapped) {
+      const mine = this.everMapped.get(r);
+      if (!mine) this.everMapped.set(r, bits.slice());
+      else for (let k = 0; k < 16; k++) mine[k]! |= bits[k]!;
+    }
     for (const l of o.allLeaves()) {
       const n = this.setLeaf(l.group, l.slot, l.asId, l.gfn, l.level, l.sptep, l.hi, l.lo);
       n.accessedKnown = l.accessedKnown;

@@ -111,15 +111,23 @@ export class NotifierFamily implements EventFamily {
     if (vm.inferred.anchors === 0) return [];
     note.memslotSource = 'inferred';
     const leaves = inferredLeaves(vm, hvaStart, hvaEnd);
-    // without memslots only guest frames that have SPTEs prove an overlap
-    note.overlap = leaves.length > 0 ? 'inside' : 'outside';
-    note.evidence = leaves.length > 0 ? 'inferred' : 'suspected';
+    // without memslots, a guest frame ever mapped proves an overlap (the kernel decides it from
+    // the memslot tree, not from what is mapped now: inside, it takes mmu_lock and may find
+    // nothing); a range no mapped frame falls in is only suspected to be outside
+    const inside = leaves.length > 0 || everMappedIn(vm, hvaStart, hvaEnd);
+    note.overlap = inside ? 'inside' : 'outside';
+    note.evidence = inside ? 'inferred' : 'suspected';
     if (leaves.length > 0) {
       note.gfnStart = Math.min(...leaves.map((l) => l.gfn));
       note.gfnEnd = Math.max(...leaves.map((l) => l.gfn)) + 1;
     }
     return leaves;
   }
+}
+
+/** Whether the VM ever mapped a guest frame whose hva (by the learned offsets) is in the range. */
+function everMappedIn(vm: VmState, hvaStart: number, hvaEnd: number): boolean {
+  return vm.inferred.candidateRanges(hvaStart, hvaEnd).some((r) => vm.everMappedIn(r.gfnStart, r.gfnEnd, (g) => vm.inferred.owns(g, r.delta)));
 }
 
 /** Present leaves of the VM in an hva range, through the hva↔gfn offsets learned from the trace. */
