@@ -49,10 +49,11 @@ export class FindingsRun {
   finish(span: TimeSpan): FindingsData {
     const model = this.replay.finish();
     const zaps = this.zaps.data();
-    const flushes = this.flushes.data(zaps);
+    const lockBreaks = this.lockBreaks.data();
+    const flushes = this.flushes.data(zaps, lockBreaks);
     const notifications = this.notifications.data();
     return {
-      model, zaps, flushes, lockBreaks: this.lockBreaks.data(), notifications, spte: this.spte.data(),
+      model, zaps, flushes, lockBreaks, notifications, spte: this.spte.data(),
       fastFaults: this.fastFaults.data(), mmio: this.mmio.data(), writeProtects: this.writeProtects.data(), timeline: timelineOf(span, zaps, notifications, flushes),
     };
   }

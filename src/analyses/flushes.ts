@@ -1,7 +1,9 @@
 // Flushes (finding 2): the TLB flushes the kernel issues per operation by its rules (x86 traces
 // no flush event, §4.4), each judged needed / unneeded / avoidable, plus missing ones.
 import { taskLabel, type FactListener, type Op } from '../model/facts.js';
+import { flushesOnYield } from '../model/flush-rules.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
+import type { LockBreaksData } from './lock-breaks.js';
 import type { ZapsData } from './zaps.js';
 
 export type FlushVerdict = 'needed' | 'unneeded' | 'avoidable' | 'missing';
@@ -17,6 +19,7 @@ export const FLUSH_COLUMNS = [
   { name: 'tables_zapped', kind: 'int', doc: 'page tables / shadow pages zapped' },
   { name: 'flushing_changes', kind: 'int', doc: 'leaf changes that need a flush by the kernel rule' },
   { name: 'ad_only_changes', kind: 'int', doc: 'changes that only cleared Accessed/Dirty' },
+  { name: 'yield_flushes', kind: 'int', doc: 'flushes before its observed mmu_lock breaks (TDP leaf zap walks, NX recovery), on top of the final one' },
   { name: 'verdict', kind: 'str', doc: 'needed | unneeded (nothing a stale TLB entry could harm) | avoidable (all its zaps were redundant) | missing (W/D cleared, no flush)' },
   { name: 'evidence', kind: 'str', doc: 'always inferred: x86 does not trace its remote TLB flushes' },
   { name: 'rule', kind: 'str', doc: 'kernel rule (file + function) the flush decision follows' },
@@ -29,6 +32,8 @@ export interface FlushesData {
   unneeded: number;
   avoidable: number;
   missing: number;
+  /** Flushes before observed mmu_lock breaks (flush-rules.ts flushesOnYield), counted in inferred and needed. */
+  yieldFlushes: number;
   byOp: Record<string, Record<FlushVerdict, number>>;
 }
 
@@ -39,13 +44,15 @@ export class FlushesHandler implements FactListener {
     if (op.flushIssued || op.unflushedWdClears > 0) this.ops.push(op);
   }
 
-  /** Verdicts need the zaps' refault outcomes, so they are made at the end. */
-  data(zaps: ZapsData): FlushesData {
+  /** Verdicts need the zaps' refault outcomes and the lock breaks, so they are made at the end. */
+  data(zaps: ZapsData, breaks: LockBreaksData): FlushesData {
     const table = new FindingsTable('flushes', FLUSH_COLUMNS);
     const c = columnIndex(FLUSH_COLUMNS);
-    const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, byOp: {} };
+    const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, yieldFlushes: 0, byOp: {} };
     for (const op of this.ops) {
       const verdict = verdictOf(op, zaps.perOp.get(op.id));
+      // each one flushes the SPTEs zapped since the last: needed
+      const yields = flushesOnYield(op) ? breaks.observedByOp.get(op.id) ?? 0 : 0;
       const r = table.add();
       table.num(c.op_id, r, op.id);
       table.num(c.line, r, op.line);
@@ -57,12 +64,18 @@ export class FlushesHandler implements FactListener {
       table.num(c.tables_zapped, r, op.tablesZapped);
       table.num(c.flushing_changes, r, op.flushingChanges);
       table.num(c.ad_only_changes, r, op.adOnlyChanges);
+      table.num(c.yield_flushes, r, yields);
       table.str(c.verdict, r, verdict);
       table.str(c.evidence, r, 'inferred');
       table.str(c.rule, r, op.flushRule);
       if (verdict !== 'missing') out.inferred++;
       out[verdict]++;
-      (out.byOp[op.kind] ??= { needed: 0, unneeded: 0, avoidable: 0, missing: 0 })[verdict]++;
+      const byOp = (out.byOp[op.kind] ??= { needed: 0, unneeded: 0, avoidable: 0, missing: 0 });
+      byOp[verdict]++;
+      out.inferred += yields;
+      out.needed += yields;
+      out.yieldFlushes += yields;
+      byOp.needed += yields;
     }
     return out;
   }

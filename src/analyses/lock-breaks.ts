@@ -56,6 +56,8 @@ export interface LockBreaksData {
   byEvidence: { observed: number; suspected: number };
   /** SUSPECT_GAP_NS in µs. */
   suspectGapUs: number;
+  /** Observed breaks per op id, of every episode (short ones too: their breaks still flush). */
+  observedByOp: Map<number, number>;
 }
 
 interface Break {
@@ -85,6 +87,7 @@ export class LockBreaksHandler implements FactListener {
   private observed = 0;
   private suspected = 0;
   private nextId = 1;
+  private readonly observedByOp = new Map<number, number>();
 
   onEpisodeStart(op: Op, usedPages: number | null): void {
     const task = op.task;
@@ -135,6 +138,8 @@ export class LockBreaksHandler implements FactListener {
     // a TDP walk may be recognised only after it started (its VM's first TDP change)
     e.s.kind = episodeKind(op);
     e.s.vm = op.vm;
+    const observed = e.breaks.filter((b) => b.reason !== 'gap').length;
+    if (observed > 0) this.observedByOp.set(op.id, observed);
     if (e.s.kind !== 'zap-all-fast' && e.s.zapped < LONG_EPISODE_ZAPS) return;
     const t = this.table;
     const c = this.c;
@@ -165,6 +170,7 @@ export class LockBreaksHandler implements FactListener {
     return {
       table: this.table, episodes: [...this.done].sort((a, b) => a.id - b.id), breaks: this.observed,
       byEvidence: { observed: this.observed, suspected: this.suspected }, suspectGapUs: SUSPECT_GAP_NS / 1000,
+      observedByOp: this.observedByOp,
     };
   }
 }

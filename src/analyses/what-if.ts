@@ -68,7 +68,7 @@ function skipUnchanged(f: FindingsData): WhatIfResult {
   return {
     policy: 'skip-unchanged',
     change: 'the invalidation compares the current SPTE with the new host mapping and leaves an unchanged one in place',
-    assumption: 'a zap is skippable when its refault re-installed the same pfn and permissions (outcome identical); a notifier flush goes when all its zaps do (kvm_main.c __kvm_handle_hva_range flushes only if something was zapped)',
+    assumption: 'a zap is skippable when its refault re-installed the same pfn and permissions (outcome identical); a notifier flush goes when all its zaps do (kvm_main.c __kvm_handle_hva_range flushes only if something was zapped). An upper bound: KVM does not see why the primary MMU invalidates (mmu_notifier_range event), so a real patch can skip only the causes it can tell apart',
     evidence: 'inferred',
     figures: { zapsAvoided: zaps, refaultsAvoided: zaps, flushesAvoided: flushes },
   };
@@ -148,7 +148,7 @@ function batch(f: FindingsData, n: number): WhatIfResult {
   return {
     policy: `batch=${n}`,
     change: `kvm_zap_obsolete_pages checks for mmu_lock waiters every ${n} zapped pages instead of BATCH_ZAP_PAGES = 10`,
-    assumption: 'the contention the trace shows: each observed break had a waiter that arrived at that zap; breaks only where a check finds a waiter',
+    assumption: 'the contention the trace shows: each observed break had a waiter that arrived at that zap; breaks only where a check finds a waiter. Where the preemption model is none or voluntary, rwlock_needbreak is 0 (include/linux/spinlock.h, 6.12), so kvm_zap_obsolete_pages breaks on need_resched (the scheduler tick), not on waiters, and these numbers do not apply',
     evidence: 'suspected',
     figures: { episodes: episodes.length, breaksObserved: sum('observed'), breaksAt10: sum('at10'), breaksAtN: sum('atN') },
     episodes,

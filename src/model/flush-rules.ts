@@ -44,7 +44,11 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   },
   'notifier-test-age': NO_FLUSH_NOTIFIER,
   'notifier-change-pte': NO_FLUSH_NOTIFIER,
-  'zap-all-fast': COMMIT_ZAP,
+  'zap-all-fast': {
+    kernels: 'all (checked on 6.12)',
+    flushes: zappedAnything,
+    rule: () => 'mmu.c kvm_zap_obsolete_pages: obsolete pages are in no vCPU\'s use (all loaded a new root), so no TLB entry is stale; the remote flush at kvm_mmu_commit_zap_page only kicks vCPUs out of lockless walks before the pages are freed',
+  },
   'zap-pages': COMMIT_ZAP,
   'fast-fault': {
     kernels: 'all',
@@ -70,6 +74,23 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,
 };
+
+/** The NX huge page recovery worker (mmu.c kvm_nx_huge_page_recovery_worker; comm cut to 15 chars). */
+const NX_RECOVERY = /^kvm-nx-lpage-re/;
+
+/**
+ * Whether the op flushes before each mmu_lock break it makes, on top of its final flush (the
+ * breaks are found by analyses/lock-breaks.ts): TDP leaf zap walks (tdp_mmu.c tdp_mmu_zap_leafs →
+ * tdp_mmu_iter_cond_resched(flush)) and NX recovery (mmu.c kvm_recover_nx_huge_pages →
+ * kvm_mmu_remote_flush_or_zap at each break); checked on 6.12. kvm_zap_obsolete_pages, root
+ * teardown and the shadow MMU's other page zaps yield without flushing.
+ */
+export function flushesOnYield(op: Op): boolean {
+  if (!op.episode) return false;
+  if (NX_RECOVERY.test(op.task.comm) && (op.kind === 'zap-pages' || op.kind === 'tdp-other')) return true;
+  // a TDP walk's leaf zaps are its episode zaps (families/tdp.ts); shadow notifier zaps are untraced
+  return op.kind === 'tdp-other' || op.kind === 'notifier-unmap';
+}
 
 /** Decides the op's flush by its kind's rule, and records the rule applied. */
 export function decideFlush(op: Op, set: RuleSet): void {
