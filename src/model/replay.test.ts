@@ -124,3 +124,18 @@ test('shadow MMU: overwriting a present writable SPTE read-only needs a flush; r
   assert.deepEqual(f.redundantZaps.byEvidence, { observed: 0, inferred: 0, suspected: 1 });
   assert.deepEqual(f.flushes.byOp.fault, { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
 });
+
+test('shadow MMU: a notifier range inside a huge leaf zaps it (mmu.c rmap_walk_init_level starts at the huge page containing the start)', async () => {
+  const slots: Memslot[] = [{ slot: 1, as_id: 0, base_gfn: 0x40000, npages: 1024, userspace_addr: HVA0 }];
+  // the 2 MiB leaf (PS bit 0x80 set) from dirty-log-guest-huge line 712, then a 2-page unmap in its middle
+  const trace = tinyTrace([
+    ev(VCPU, 0, '1.000001', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 203600 level 2'),
+    ev(VCPU, 0, '1.000002', 'kvm_mmu_set_spte', 'gfn 40000 spte 203600ee7 (rwxu) level 2 at 1c459f000'),
+    ev(VMM, 1, '1.000010', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${hva(0x10)} -- ${hva(0x12)}`, '.....'),
+  ]);
+  const r = await analyzeTrace(trace, { model: { memslots: slots } });
+  const f = r.findings!;
+  assert.equal(f.redundantZaps.zaps, 1);
+  assert.deepEqual(f.flushes.byOp['notifier-unmap'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
+  assert.equal(f.notifications.noEffect, 0);
+});

@@ -192,6 +192,24 @@ export class VmState {
   }
 
   /**
+   * Present leaves a gfn-range walk reaches: those in [gfnStart, gfnEnd), and a huge leaf that maps
+   * gfnStart from below it (mmu.c rmap_walk_init_level starts at the huge page containing the
+   * start; a huge leaf at the end has its base inside the range).
+   */
+  leavesTouching(asId: number | null, gfnStart: number, gfnEnd: number, owns?: (gfn: number) => boolean): Leaf[] {
+    const out = this.leavesInRange(asId, gfnStart, gfnEnd, owns);
+    if (gfnEnd <= gfnStart) return out;
+    for (let level = 2; level <= 3; level++) {
+      const base = gfnStart - (gfnStart % 512 ** (level - 1));
+      if (base === gfnStart || (owns && !owns(base))) continue;
+      for (let l = this.byGfn.get(base) ?? null; l; l = l.nextSameGfn) {
+        if (l.level === level && (asId === null || l.asId === asId)) out.unshift(l);
+      }
+    }
+    return out;
+  }
+
+  /**
    * The present leaf that maps `gfn` at any level (4K, 2M, 1G), preferring one that holds (hi, lo):
    * for events that name a frame but no SPTE address (fast_page_fault's sptep is a hashed pointer).
    */
@@ -254,6 +272,7 @@ export class VmState {
     for (const [k, sp] of o.shadowPages) if (!this.shadowPages.has(k)) this.shadowPages.set(k, sp);
     for (const [p, sp] of o.spOfPage) this.spOfPage.set(p, sp);
     for (const [pid, comm] of o.tasks) this.tasks.set(pid, comm);
+    // the two task groups wrote SPTEs into the same page tables: that, not their own MMU work, makes them one VM
     this.unplacedSplitTables += o.unplacedSplitTables;
     this.inferred.absorb(o.inferred);
   }

@@ -107,7 +107,7 @@ export class NotifierFamily implements EventFamily {
 
   /** Present leaves a notifier range covers, and its memslot overlap. */
   private rangeLeaves(vm: VmState, hvaStart: number, hvaEnd: number, note: Notification): Leaf[] {
-    if (vm.memslots) return this.overlapOnly(vm.memslots, note).flatMap((h) => vm.leavesInRange(h.asId, h.gfnStart, h.gfnEnd));
+    if (vm.memslots) return this.overlapOnly(vm.memslots, note).flatMap((h) => vm.leavesTouching(h.asId, h.gfnStart, h.gfnEnd));
     if (vm.inferred.anchors === 0) return [];
     note.memslotSource = 'inferred';
     const leaves = inferredLeaves(vm, hvaStart, hvaEnd);
@@ -134,7 +134,7 @@ function everMappedIn(vm: VmState, hvaStart: number, hvaEnd: number): boolean {
 function inferredLeaves(vm: VmState, hvaStart: number, hvaEnd: number): Leaf[] {
   const out: Leaf[] = [];
   for (const r of vm.inferred.candidateRanges(hvaStart, hvaEnd)) {
-    out.push(...vm.leavesInRange(null, r.gfnStart, r.gfnEnd, (g) => vm.inferred.owns(g, r.delta)));
+    out.push(...vm.leavesTouching(null, r.gfnStart, r.gfnEnd, (g) => vm.inferred.owns(g, r.delta)));
   }
   return out;
 }
