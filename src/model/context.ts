@@ -25,6 +25,10 @@ export interface TaskState {
   task: Task;
   vm: VmState | null;
   kernelThread: boolean;
+  /** One of a VM's own kernel threads (NX recovery, PIT): never a VM of its own (vm-identity.ts). */
+  vmThread: boolean;
+  /** The VMM pid a kvm-pit/<pid> thread is named after, else -1. */
+  namedPid: number;
   op: Op | null;
   note: Notification | null;
   /** gfn of the fault in progress (kvm_mmu_spte_requested), else -1. */

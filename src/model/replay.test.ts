@@ -139,3 +139,53 @@ test('shadow MMU: a notifier range inside a huge leaf zaps it (mmu.c rmap_walk_i
   assert.deepEqual(f.flushes.byOp['notifier-unmap'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
   assert.equal(f.notifications.noEffect, 0);
 });
+
+/**
+ * Two VMs without TGID whose shadow pages have the same keys (as in multi-vm and big, MANIFEST obs. 3):
+ * VM A (vCPU kvm-workload-101) has gfn 1 l4, gfn 140 l1 and gfn 141 l1, VM B (kvm-workload-201) gfn 1 l4
+ * and gfn 140 l1; each writes one SPTE into its own l1 page (physical pages 1c3522, 2d4633: no merge).
+ * Then `nx` (lines from big's kvm-nx-lpage-re-19348) zaps.
+ */
+function twoVmsThen(nx: string[]): string {
+  const A = 'kvm-workload-101', B = 'kvm-workload-201';
+  const page = (vcpu: string, ts: string, key: string): string => ev(vcpu, 0, ts, 'kvm_mmu_get_page', `sp gen 0 ${key} 8-byte q0 wux nxe ad root 0 sync new`);
+  return tinyTrace([
+    page(A, '1.000001', 'gfn 1 l4'), page(A, '1.000002', 'gfn 140 l1'),
+    ev(A, 0, '1.000003', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(A, 0, '1.000004', 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fe67 (rwxu) level 1 at 1c3522000'),
+    page(A, '1.000005', 'gfn 141 l1'),
+    page(B, '1.000011', 'gfn 1 l4'), page(B, '1.000012', 'gfn 140 l1'),
+    ev(B, 1, '1.000013', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 16059f level 1'),
+    ev(B, 1, '1.000014', 'kvm_mmu_set_spte', 'gfn 40000 spte 16059fe67 (rwxu) level 1 at 2d4633000'),
+    ...nx,
+  ]);
+}
+const NX = 'kvm-nx-lpage-re-300';
+const nxZap = (ts: string, key: string, root = 0): string => ev(NX, 0, ts, 'kvm_mmu_prepare_zap_page', `sp gen 0 ${key} 8-byte q0 wux nxe ad root ${root} sync`);
+
+test('no TGID: an NX recovery thread zapping a page two VMs have, or none has, is unattributed, never a VM of its own', async () => {
+  for (const [key, why] of [['gfn 140 l1', 'several-vms'], ['gfn 999 l1', 'no-vm']] as const) {
+    const r = await analyzeTrace(twoVmsThen([nxZap('1.000100', key)]));
+    assert.deepEqual(r.vms.map((v) => [v.id, v.identifiedBy, v.tasks.map((t) => [t.pid, t.attributedBy])]),
+      [['task:101', 'own-mmu-work', [[101, 'own-mmu-work']]], ['task:201', 'own-mmu-work', [[201, 'own-mmu-work']]]], key);
+    assert.deepEqual(r.unattributed, { id: 'unattributed', tasks: [{ pid: 300, comm: 'kvm-nx-lpage-re', events: 1, kvmEvents: 1, why }], mmuEvents: 1 }, key);
+    // the zap is counted (under 'unattributed'), and no VM lost its SPTE for it
+    assert.equal(r.findings!.shadowPages.zapped, 1, key);
+    assert.equal(r.findings!.redundantZaps.zaps, 0, key);
+  }
+});
+
+test('no TGID: an NX recovery thread whose zaps, a root among them, take every page of one VM is that VM tearing down', async () => {
+  // both VMs have gfn 140 l1 and the root gfn 1 l4: held; with the root zapped, B has no page left
+  // and A still has gfn 141 l1 (kvm_mmu_zap_all zaps all of its own VM)
+  const r = await analyzeTrace(twoVmsThen([nxZap('1.000100', 'gfn 140 l1'), nxZap('1.000101', 'gfn 1 l4', 1)]));
+  assert.deepEqual(r.vms.map((v) => [v.id, v.tasks.map((t) => [t.pid, t.attributedBy])]),
+    [['task:101', [[101, 'own-mmu-work']]], ['task:201', [[201, 'own-mmu-work'], [300, 'vm-teardown']]]]);
+  assert.equal(r.unattributed, undefined);
+  // B's one SPTE goes with its l1 page (inferred); its root stays until freed (zapped in use)
+  assert.deepEqual(r.findings!.redundantZaps.zapsByEvidence, { observed: 0, inferred: 1, suspected: 0 });
+  assert.deepEqual([r.findings!.shadowPages.zapped, r.findings!.shadowPages.zappedInUse], [1, 1]);
+  // a page only A has names A at once
+  const a = await analyzeTrace(twoVmsThen([nxZap('1.000100', 'gfn 141 l1')]));
+  assert.deepEqual(a.vms.map((v) => v.tasks.map((t) => [t.pid, t.attributedBy])), [[[101, 'own-mmu-work'], [300, 'shadow-pages']], [[201, 'own-mmu-work']]]);
+});

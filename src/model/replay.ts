@@ -6,7 +6,7 @@ import type { RecordBatch } from 'apache-arrow';
 import { hooksOf, type ModelContext, type TaskState } from './context.js';
 import { Ev, EventView } from './event-view.js';
 import { FactEmitter } from './fact-emitter.js';
-import type { FactListener, Task } from './facts.js';
+import type { FactListener, Task, TaskAttribution } from './facts.js';
 import { FastPathFamily } from './families/fast-path.js';
 import type { EventFamily } from './families/family.js';
 import { MmioFamily } from './families/mmio.js';
@@ -19,7 +19,7 @@ import { KernelView, type KernelRules } from './kernel-version.js';
 import type { Memslot } from './memslots.js';
 import { Operations } from './operations.js';
 import type { SpteLayout } from './spte.js';
-import { VmIdentity } from './vm-identity.js';
+import { UNATTRIBUTED, VmIdentity, type UnattributedWhy } from './vm-identity.js';
 import type { VmState } from './vm-state.js';
 
 export interface ReplayOptions {
@@ -30,14 +30,24 @@ export interface ReplayOptions {
 export interface ReplayData {
   rules: KernelRules;
   spteFlavour: 'ept' | 'x86' | 'unknown';
-  vms: { id: string; tgid: number | null; tasks: Task[]; memslots: 'file' | 'inferred' | 'none'; inferredOffsets: { delta: number; anchors: number }[] }[];
+  vms: {
+    id: string; tgid: number | null;
+    identifiedBy: VmIdentification;
+    tasks: (Task & { by: TaskAttribution })[]; memslots: 'file' | 'inferred' | 'none'; inferredOffsets: { delta: number; anchors: number }[];
+  }[];
+  /** VM kernel threads no VM got, and the MMU events counted under the UNATTRIBUTED id; null when none. */
+  unattributed: { id: typeof UNATTRIBUTED; tasks: (Task & { why: UnattributedWhy })[]; mmuEvents: number } | null;
   vmSplit: string;
   ops: number;
 }
 
+/** How a VM was told apart: its TGID; else several task groups' SPTEs in the same page tables; else one task group's own MMU work. */
+export type VmIdentification = 'tgid' | 'shared-page-tables' | 'own-mmu-work';
+
 export class Replay {
   private readonly ctx: ModelContext;
   private readonly obsolete: ObsoleteFamily;
+  private readonly shadow: ShadowFamily;
   /** The family that owns each event kind (Ev); none for the kinds the model only attributes. */
   private readonly familyOf: (EventFamily | undefined)[] = [];
 
@@ -53,7 +63,7 @@ export class Replay {
     const ids = new VmIdentity(view, on, tasks, vms, memslots, facts, ops);
     this.ctx = { view, on, tasks, vms, memslots, kernel, ids, ops, facts };
     this.obsolete = new ObsoleteFamily(this.ctx);
-    const shadow = new ShadowFamily(this.ctx, this.obsolete);
+    const shadow = (this.shadow = new ShadowFamily(this.ctx, this.obsolete));
     const notifier = new NotifierFamily(this.ctx);
     const mmio = new MmioFamily(this.ctx);
     const own = (f: EventFamily, ...kinds: Ev[]): void => kinds.forEach((k) => (this.familyOf[k] = f));
@@ -96,22 +106,30 @@ export class Replay {
 
   finish(): ReplayData {
     const { ops, ids, kernel } = this.ctx;
+    this.shadow.finish();
     for (const t of this.ctx.tasks.values()) {
       if (t.episode) ops.endEpisode(t);
       ops.close(t);
     }
     ops.finish();
+    const unattributed = ids.unattributedTasks();
     const vms = [...this.ctx.vms.values()].sort((a, b) => (a.tgid ?? 0) - (b.tgid ?? 0) || (a.id < b.id ? -1 : 1));
     return {
       rules: kernel.rules,
       spteFlavour: kernel.spteFlavour,
-      vms: vms.map((vm) => ({
-        id: vm.id,
-        tgid: vm.tgid,
-        tasks: [...vm.tasks].map(([pid, comm]) => ({ pid, comm })).sort((a, b) => a.pid - b.pid),
-        memslots: vm.memslots ? 'file' : vm.inferred.anchors > 0 ? 'inferred' : 'none',
-        inferredOffsets: vm.memslots ? [] : vm.inferred.offsets(),
-      })),
+      vms: vms.map((vm) => {
+        const tasks = [...vm.tasks].map(([pid, comm]) => ({ pid, comm, by: ids.attributionOf(vm, pid) })).sort((a, b) => a.pid - b.pid);
+        const identifiedBy: VmIdentification = vm.tgid !== null ? 'tgid' : tasks.some((t) => t.by === 'shared-page-tables') ? 'shared-page-tables' : 'own-mmu-work';
+        return {
+          id: vm.id,
+          tgid: vm.tgid,
+          identifiedBy,
+          tasks,
+          memslots: vm.memslots ? 'file' : vm.inferred.anchors > 0 ? 'inferred' : 'none',
+          inferredOffsets: vm.memslots ? [] : vm.inferred.offsets(),
+        };
+      }),
+      unattributed: unattributed.length > 0 || ids.unattributedEvents > 0 ? { id: UNATTRIBUTED, tasks: unattributed, mmuEvents: ids.unattributedEvents } : null,
       vmSplit: ids.vmSplit,
       ops: ops.count,
     };

@@ -1,6 +1,6 @@
 // Live MMU state of one VM: present leaf SPTEs (by SPTE address on the shadow MMU, by
 // (as_id, gfn, level) on the TDP MMU), an index by gfn for notifier ranges, shadow pages, memslots.
-import type { SptePlace } from './facts.js';
+import type { SptePlace, TaskAttribution } from './facts.js';
 import { InferredMemslots, type Memslot } from './memslots.js';
 
 export interface Leaf extends SptePlace {
@@ -78,6 +78,8 @@ export class VmState {
   /** kvm_tdp_mmu_spte_changed seen: its zaps are traced, not inferred. */
   isTdp = false;
   readonly tasks = new Map<number, string>();
+  /** How each task was found to be this VM's (vm-identity.ts); a task `tasks` has and this lacks joined by its notifications. */
+  readonly taskBy = new Map<number, TaskAttribution>();
 
   constructor(readonly id: string, readonly tgid: number | null) {}
 
@@ -273,6 +275,8 @@ export class VmState {
     for (const [p, sp] of o.spOfPage) this.spOfPage.set(p, sp);
     for (const [pid, comm] of o.tasks) this.tasks.set(pid, comm);
     // the two task groups wrote SPTEs into the same page tables: that, not their own MMU work, makes them one VM
+    for (const m of [this.taskBy, o.taskBy]) for (const [pid, by] of m) if (by === 'own-mmu-work') m.set(pid, 'shared-page-tables');
+    for (const [pid, by] of o.taskBy) this.taskBy.set(pid, by);
     this.unplacedSplitTables += o.unplacedSplitTables;
     this.inferred.absorb(o.inferred);
   }

@@ -10,7 +10,7 @@ import type { SourceTotals } from '../analyses/notifications.js';
 import type { HotRange, LatencyBin, ZapExample, ZapOutcome } from '../analyses/zaps.js';
 import type { Evidence } from '../model/facts.js';
 import type { Timeline } from '../analyses/timeline.js';
-import type { VmReport, VmsData } from '../analyses/vms.js';
+import type { UnattributedReport, VmReport, VmsData } from '../analyses/vms.js';
 import type { FastFaultsData } from '../analyses/fast-faults.js';
 import type { MmioData } from '../analyses/mmio.js';
 import type { WriteProtectsData } from '../analyses/write-protects.js';
@@ -76,6 +76,8 @@ export interface AnalyzeReport {
   vms: VmReport[];
   /** Why `vms` is empty, when it is. */
   vmsNote?: string;
+  /** VM kernel threads no evidence gives to one VM, not a VM: their work carries the VM id `unattributed.id` in the findings. */
+  unattributed?: UnattributedReport;
   model?: ModelReport;
   findings?: FindingsReport;
   /** Counterfactual counts of the --what-if policies, each with its assumption. */
@@ -142,5 +144,6 @@ export function buildReport({ ingest, stats, vms, findings, whatIf }: ReportInpu
     if (whatIf) report.whatIf = whatIf;
   }
   if (vms.note !== undefined) report.vmsNote = vms.note;
+  if (vms.unattributed) report.unattributed = vms.unattributed;
   return report;
 }

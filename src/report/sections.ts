@@ -1,6 +1,9 @@
 // What a human-readable report says, once: the summary and one section per finding family, as
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
-import { taskLabel } from '../model/facts.js';
+import type { VmTaskReport } from '../analyses/vms.js';
+import { taskLabel, type TaskAttribution } from '../model/facts.js';
+import type { VmIdentification } from '../model/replay.js';
+import type { UnattributedWhy } from '../model/vm-identity.js';
 import type { AnalyzeReport } from './contract.js';
 
 export interface TableBlock {
@@ -82,6 +85,18 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   return out;
 }
 
+const IDENTIFIED_BY: Record<VmIdentification, string> = {
+  tgid: 'by TGID', 'shared-page-tables': 'by shared shadow-page tables', 'own-mmu-work': "one task group's own MMU work",
+};
+const ATTRIBUTED_BY: Record<TaskAttribution, string> = {
+  tgid: 'TGID', 'own-mmu-work': 'own MMU work', 'shared-page-tables': 'shared page tables', 'shadow-pages': 'zapped pages only this VM has',
+  'tdp-vm': 'only TDP VM', memslot: 'memslot overlap', 'only-vm': 'only VM', 'vm-teardown': 'zapped every page of this VM (teardown)',
+  'named-pid': 'named after its VMM pid',
+};
+const UNATTRIBUTED_WHY: Record<UnattributedWhy, string> = {
+  'several-vms': 'its zapped pages are in several VMs', 'no-vm': 'no VM has its pages', 'no-mmu-work': 'no MMU work, no VM named',
+};
+
 /** Input problems, the event mix, tasks and VMs: what the trace is, before what the model found. */
 export function inputSections(r: AnalyzeReport): Section[] {
   const i = r.input;
@@ -105,7 +120,14 @@ export function inputSections(r: AnalyzeReport): Section[] {
     r.kvmTasks.slice(0, 20).map((t) => [t.pid, t.tgid ?? '-', t.comm, t.events, t.kvmEvents]), [true, true, false, true, true])];
   if (r.kvmTasks.length > 20) tasks.push(text(`... ${r.kvmTasks.length - 20} more`));
   out.push({ title: 'tasks with KVM events', blocks: tasks });
-  const vms: Block[] = r.vms.length === 0 ? [text(r.vmsNote ?? '')] : r.vms.map((vm) => text(`${vm.id}: ${vm.tasks.length} tasks (${vm.tasks.map(taskLabel).join(', ')})`));
+  const withHow = (t: VmTaskReport): string => `${taskLabel(t)}${t.attributedBy ? ` [${ATTRIBUTED_BY[t.attributedBy]}]` : ''}`;
+  const vms: Block[] = r.vms.length === 0 ? [text(r.vmsNote ?? '')] : r.vms.map((vm) => text(
+    `${vm.id}: ${vm.tasks.length} tasks${vm.identifiedBy ? `, ${IDENTIFIED_BY[vm.identifiedBy]}` : ''} (${vm.tasks.map(withHow).join(', ')})`));
+  const u = r.unattributed;
+  if (u) {
+    const who = u.tasks.length > 0 ? u.tasks.map((t) => `${taskLabel(t)} (${UNATTRIBUTED_WHY[t.why]})`).join(', ') : 'no task';
+    vms.push(text(`unattributed, not a VM: ${who}; ${u.mmuEvents} MMU events counted under VM id '${u.id}'`));
+  }
   if (r.model) vms.push(text(`how: ${r.model.vmSplit}`));
   for (const vm of r.vms) {
     if (vm.memslots === 'inferred') vms.push(text(`${vm.id}: memslots inferred: hva = gfn*4096 + ${vm.inferredOffsets!.map((o) => `${o.delta} (${o.anchors} anchors)`).join(', ')}`));

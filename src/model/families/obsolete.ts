@@ -51,8 +51,8 @@ export class ObsoleteFamily implements EventFamily {
    * drops them all, their leaves with them (inferred: untraced).
    */
   private obsoleteAll(t: TaskState, vm: VmState, gen: number, op: Op): void {
-    t.vm = vm;
-    vm.tasks.set(t.task.pid, t.task.comm);
+    // its VM's already, or the only VM's (handleEvent)
+    this.ctx.ids.join(t, vm, 'only-vm');
     vm.validGen = gen ^ 1;
     op.vm = vm.id;
     if (!vm.isTdp) for (const leaf of vm.allLeaves()) this.ctx.facts.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);

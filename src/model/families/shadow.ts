@@ -5,7 +5,8 @@ import { Ev } from '../event-view.js';
 import type { ModelContext, TaskState } from '../context.js';
 import type { Op, OpKind, WriteProtectCause } from '../facts.js';
 import { classifyChange, isPresent, isWritable, leafUpdateNeedsFlush, staleEntryHarmful, writeProtected } from '../spte.js';
-import { NO_PAGE, shadowGroup, shadowSlot, type Leaf, type VmState } from '../vm-state.js';
+import { NO_PAGE, shadowGroup, shadowSlot, type Leaf, type ShadowPage, type VmState } from '../vm-state.js';
+import type { HeldZap, ZapOf } from '../vm-identity.js';
 import type { EventFamily } from './family.js';
 import type { ObsoleteFamily } from './obsolete.js';
 import { placeSplitTable } from './splits.js';
@@ -181,17 +182,36 @@ export class ShadowFamily implements EventFamily {
 
   /** kvm_mmu_prepare_zap_page: shadow pages, and on the TDP MMU the tables its walks remove. */
   private prepareZap(t: TaskState, i: number): void {
-    const { view: v, ids, ops, facts } = this.ctx;
+    const { view: v, ids } = this.ctx;
     const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
-    ids.joinVmHaving(t, (vm) => vm.shadowPages.has(key));
+    if (t.vmThread && !t.vm) {
+      // a VM kernel thread (NX recovery, VM teardown) joins the VM its pages name; several: held
+      if (ids.placeVmThreadZap(t, key) === 'hold') {
+        this.holdZap(t, i, key);
+        return;
+      }
+      if (t.vm) this.applyHeld(t.vm, t, ids.takeHeld(t));
+    } else {
+      ids.joinVmHaving(t, (vm) => vm.shadowPages.has(key));
+    }
     if (this.obsolete.zapOfUnknownVm(t, i)) return;
     const vm = ids.lockWork(t);
-    const sp = vm.shadowPages.get(key);
-    const secondHalf = v.invalid(i);
+    const z = this.zapOf(i, key);
+    this.dropZapped(vm, t, this.zapOp(t, vm, z.secondHalf, i), z, vm.shadowPages.get(key));
+  }
+
+  private zapOf(i: number, key: string): ZapOf {
+    const v = this.ctx.view;
+    return { key, gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), line: v.lineNo(i), ts: v.tsNs(i), rootCount: v.rootCount(i), secondHalf: v.invalid(i) };
+  }
+
+  /** The op prepare_zap `i` belongs to (of a VM not known yet when `vm` is null), its page counted. */
+  private zapOp(t: TaskState, vm: VmState | null, secondHalf: boolean, i: number): Op {
+    const ops = this.ctx.ops;
     let op: Op;
     if (t.episode) {
       op = t.episode.op;
-    } else if (vm.isTdp) {
+    } else if (vm?.isTdp) {
       // the walk that unlinks a TDP table traces its prepare_zap (tdp_mmu.c handle_removed_pt), before
       // or after the unlink by kernel version; the unlink is what counts (families/tdp.ts)
       op = t.op && TDP_WALK.has(t.op.kind) ? t.op : ops.start(t, 'tdp-other', vm, i);
@@ -200,16 +220,22 @@ export class ShadowFamily implements EventFamily {
     }
     if (secondHalf) op.rootsFreed++;
     else {
-      if (!vm.isTdp) op.tablesZapped++;
+      if (!vm?.isTdp) op.tablesZapped++;
       ops.episodeZap(op, i);
     }
+    return op;
+  }
+
+  /** `sp`, the page `vm` has under the zapped key, is zapped: its leaves dropped, freed unless a root in use. */
+  private dropZapped(vm: VmState, t: TaskState, op: Op, z: ZapOf, sp: ShadowPage | undefined): void {
+    const { ids, facts } = this.ctx;
     // mmu.c __kvm_mmu_prepare_zap_page → kvm_mmu_page_unlink_children: the page's leaves are dropped
-    if (sp && sp.page !== NO_PAGE && !secondHalf) {
-      for (const leaf of vm.leavesInPage(sp.page)) facts.zapLeaf(vm, leaf, op, 'inferred', v.lineNo(i), v.tsNs(i));
+    if (sp && sp.page !== NO_PAGE && !z.secondHalf) {
+      for (const leaf of vm.leavesInPage(sp.page)) facts.zapLeaf(vm, leaf, op, 'inferred', z.line, z.ts);
     }
     // a root still referenced stays alive (invalid) until its second zap (§5.2)
-    if (sp && (v.rootCount(i) === 0 || secondHalf)) {
-      vm.shadowPages.delete(key);
+    if (sp && (z.rootCount === 0 || z.secondHalf)) {
+      vm.shadowPages.delete(z.key);
       if (sp.page !== NO_PAGE) {
         vm.spOfPage.delete(sp.page);
         ids.pageFreed(sp.page);
@@ -217,9 +243,42 @@ export class ShadowFamily implements EventFamily {
     }
     for (const l of this.ctx.on.all) {
       l.onShadowPageZapped?.({
-        vm: vm.id, gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), line: v.lineNo(i), ts: v.tsNs(i),
-        task: t.task, rootCount: v.rootCount(i), invalidAlready: secondHalf, op,
+        vm: vm.id, gen: z.gen, gfn: z.gfn, role: z.role, level: z.level, line: z.line, ts: z.ts,
+        task: t.task, rootCount: z.rootCount, invalidAlready: z.secondHalf, op,
       });
     }
+  }
+
+  /** A VM kernel thread's zap of a page several VMs have: counted in its op now, applied when its VM shows. */
+  private holdZap(t: TaskState, i: number, key: string): void {
+    const ids = this.ctx.ids;
+    const z = this.zapOf(i, key);
+    const op = this.zapOp(t, null, z.secondHalf, i);
+    const pages: [VmState, ShadowPage][] = [];
+    for (const vm of ids.heldCandidates(t)) {
+      const sp = ids.live(vm).shadowPages.get(key);
+      if (sp) pages.push([ids.live(vm), sp]);
+    }
+    const vm = ids.addHeld(t, { ...z, op, pages });
+    if (vm) this.applyHeld(vm, t, ids.takeHeld(t));
+  }
+
+  /**
+   * Held zaps, in trace order, as `vm`'s: a page goes only if the VM still has the one it had at the
+   * zap (its vCPUs may have built it anew since). Their op's flush was decided if it ended meanwhile.
+   */
+  private applyHeld(vm: VmState, t: TaskState, zaps: HeldZap[]): void {
+    const ids = this.ctx.ids;
+    for (const h of zaps) {
+      if (h.op.vm === '') h.op.vm = vm.id;
+      const had = h.pages.find(([c]) => ids.live(c) === vm)?.[1];
+      this.dropZapped(vm, t, h.op, h, had && vm.shadowPages.get(h.key) === had ? had : undefined);
+    }
+  }
+
+  /** The end of the trace: zaps still held (several VMs had their pages) are unattributed. */
+  finish(): void {
+    const ids = this.ctx.ids;
+    for (const [t, zaps] of ids.takeAllHeld()) this.applyHeld(ids.unattributed, t, zaps);
   }
 }
