@@ -222,3 +222,36 @@ test('dirty-log-guest-huge: an identical re-install after a fault on a non-prese
   assert.deepEqual(f.redundantZaps.byEvidence, { observed: 0, inferred: 16384, suspected: 0 });
   assert.equal(f.writeProtects.restored, 0);
 });
+
+test('tdp-mixed (real TDP MMU, 6.1, no TGID): one VM; dontneed and mprotect rounds as the truth lines say', { skip }, async () => {
+  const memslots = memslotsFromTruth(shared('tdp-nested/tdp-mixed.stdout'));
+  let f: FindingsData | undefined;
+  const r = await analyzeTrace(shared('tdp-nested/tdp-mixed.ftrace.txt.gz'), { model: { memslots }, onFindings: (x) => void (f = x) });
+  // truth: pid=273 and its vCPU threads 279, 280 (vcpu_stats): one VM. Its vCPUs write into the same
+  // TDP tables (set_spte `at`), the VMM thread zaps leaves only that VM holds
+  assert.deepEqual(r.vms.map((v) => v.tasks.map((t) => t.pid)), [[273, 279, 280]]);
+  assert.deepEqual([r.model!.rules.set, r.model!.rules.spteGen], ['5.13-6.12', '6.1-6.9']);
+  // dontneed rounds (zcat | grep -n 'unmap range: 0x007fbbcc[45]80000'): the VMM's notifiers at lines
+  // 116518 and 120469 zap 128 and 192 SPTEs (traced, up to the madvise end marker 116743 / the
+  // vCPU's next COW notifier 120775), all refault to new pfns (truth zaps_needed=128, 192)
+  assert.deepEqual(outcomesBetween(f!, 116518, 116743), { needed: 128 });
+  assert.deepEqual(outcomesBetween(f!, 120469, 120775), { needed: 192 });
+  // mprotect: the kernel invalidates whole 2 MiB ranges (0x7fbbcc400000-600000 and -800000), 1024
+  // pages, of which 512 were mprotected. Round 0 (RO, RW, then rw touch): all 1024 refault unchanged.
+  // Round 1 (RO, guest reads, RW, guest writes): the 512 mprotected refault read-only (downgrade),
+  // the other 512 unchanged; RW zaps the 512 read-only ones, which refault writable (upgrade)
+  assert.deepEqual(outcomesBetween(f!, 135117, 136146), { identical: 1024 });
+  assert.deepEqual(outcomesBetween(f!, 142306, 143335), { identical: 512, downgrade: 512 });
+  assert.deepEqual(outcomesBetween(f!, 149491, 150007), { upgrade: 512 });
+  // 3 zap_all_fast as the truth expects (expected_kvm_mmu_zap_all_fast_total=3)
+  assert.equal(r.findings!.lockBreaks.list.filter((e) => e.kind === 'zap-all-fast').length, 3);
+});
+
+test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { skip }, async () => {
+  const r = await analyzeTrace(shared('tdp-nested/tdp-thp.ftrace.txt.gz'));
+  // truth: dirtythp pid=328 (vCPUs 330, 331), then thpksm pid=332 (vCPUs 335, 336); ksmd and
+  // khugepaged changed thpksm's SPTEs (TDP leaves only it held)
+  const members = r.vms.map((v) => v.tasks.filter((t) => t.comm === 'kvm-workload').map((t) => t.pid));
+  assert.deepEqual(members, [[328, 330, 331], [332, 335, 336]]);
+  assert.deepEqual(r.findings!.hugeSplits, { split: 16, failed: 0, childrenInferred: 8192 });
+});

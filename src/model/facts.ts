@@ -13,11 +13,11 @@ export interface Task {
 /**
  * How a task was found to belong to its VM (model/vm-identity.ts): the TGID column; without it, a
  * task group of its own MMU work, SPTEs written into the same shadow-page tables as the VM's other
- * threads, a shadow page only that VM has, the only TDP VM, its notifications' memslot overlap, the
+ * threads, a shadow page only that VM has, a TDP leaf only that VM holds, the only TDP VM alive (a guess), its notifications' memslot overlap, the
  * only VM (a guess), a VM kernel thread's teardown zaps, or the VM process a thread's name gives.
  */
 export type TaskAttribution =
-  | 'tgid' | 'own-mmu-work' | 'shared-page-tables' | 'shadow-pages' | 'tdp-vm' | 'memslot' | 'only-vm' | 'vm-teardown' | 'named-pid';
+  | 'tgid' | 'own-mmu-work' | 'shared-page-tables' | 'shadow-pages' | 'tdp-spte' | 'tdp-only-live-vm' | 'memslot' | 'only-vm' | 'vm-teardown' | 'named-pid';
 
 /** A task as the findings name it: `comm-pid` (an op no traced task did: its comm alone). */
 export function taskLabel(task: Task): string {

@@ -171,9 +171,6 @@ export class VmIdentity {
    */
   ownVm(t: TaskState): VmState {
     if (t.vm) return t.vm;
-    // TDP MMU changes carry no SPTE address: a trace with one TDP VM is taken as one VM
-    this.joinVmHaving(t, (vm) => vm.isTdp, 'tdp-vm');
-    if (t.vm) return t.vm;
     if (t.vmThread) {
       const only = this.onlyVm();
       if (only) {
@@ -184,6 +181,11 @@ export class VmIdentity {
       this.unattributedEvents++;
       return this.unattributed;
     }
+    // TDP changes name no table, so a task's first fault cannot show its VM: it joins the one TDP
+    // VM alive now (present leaves, or only zaps so far: a VMM whose vCPUs had not shown yet), a
+    // guess the report names; a VM torn down (no leaves left) is no candidate (tdp-thp: two VMs in turn)
+    if (!this.sawTgid) this.joinVmHaving(t, (vm) => vm.isTdp && (vm.hasLeaves || !vm.tdpInstalled), 'tdp-only-live-vm');
+    if (t.vm) return t.vm;
     this.join(t, this.vmById(`task:${t.task.pid}`, null), 'own-mmu-work');
     return t.vm!;
   }
@@ -213,6 +215,57 @@ export class VmIdentity {
     const keep = this.merge(o, vm);
     this.pageOwner.set(page, keep);
     return keep;
+  }
+
+  /**
+   * TDP MMU without TGIDs: a set_spte's `at` is the SPTE's physical address in the VM's TDP table
+   * (mmutrace.h kvm_mmu_set_spte: virt_to_phys(sptep)), so threads writing into one table are one
+   * VM. A table is freed when it is unlinked (families/tdp.ts), so a page owned now is not reused.
+   */
+  noteTdpTable(vm: VmState, page: number): VmState {
+    if (this.sawTgid || vm === this.unattributedVm) return vm;
+    const owner = this.pageOwner.get(page);
+    if (!owner) {
+      this.pageOwner.set(page, vm);
+      return vm;
+    }
+    const o = this.live(owner);
+    if (o === vm) return vm;
+    const keep = this.merge(o, vm);
+    this.pageOwner.set(page, keep);
+    return keep;
+  }
+
+  /**
+   * TDP MMU without TGIDs: a change whose old value is a leaf exactly one VM holds at that place
+   * (traced zaps leave no stale leaves) is that VM's: the task joins it, or its own VM merges in.
+   */
+  tdpOwnerOfOld(t: TaskState, holds: (vm: VmState) => boolean): void {
+    if (this.sawTgid || t.vmThread) return;
+    if (t.kernelThread) {
+      // host kernel threads (ksmd, khugepaged, ...) work for any VM: this event's, never a merge
+      let holder: VmState | null = null;
+      for (const vm of this.vms.values()) {
+        if (!vm.isTdp || !holds(vm)) continue;
+        if (holder) return;
+        holder = vm;
+      }
+      if (holder) this.join(t, holder, 'tdp-spte');
+      return;
+    }
+    if (!t.vm) {
+      this.joinVmHaving(t, (vm) => vm.isTdp && holds(vm), 'tdp-spte');
+      return;
+    }
+    const mine = this.live(t.vm);
+    if (holds(mine)) return;
+    let other: VmState | null = null;
+    for (const vm of this.vms.values()) {
+      if (vm === mine || !vm.isTdp || !holds(vm)) continue;
+      if (other) return;
+      other = vm;
+    }
+    if (other) t.vm = this.merge(other, mine);
   }
 
   /** A shadow page table was freed: another VM may get its page next. */

@@ -77,6 +77,8 @@ export class VmState {
   unplacedSplitTables = 0;
   /** kvm_tdp_mmu_spte_changed seen: its zaps are traced, not inferred. */
   isTdp = false;
+  /** A TDP leaf was installed (families/tdp.ts): the VM's vCPUs have shown. */
+  tdpInstalled = false;
   readonly tasks = new Map<number, string>();
   /** How each task was found to be this VM's (vm-identity.ts); a task `tasks` has and this lacks joined by its notifications. */
   readonly taskBy = new Map<number, TaskAttribution>();
@@ -248,6 +250,11 @@ export class VmState {
     return g ? g.slots.filter((l): l is Leaf => l !== undefined) : [];
   }
 
+  /** Whether the VM holds any present leaf. */
+  get hasLeaves(): boolean {
+    return this.groups.size > 0;
+  }
+
   hasLeavesInPage(page: number): boolean {
     return this.groups.has(page);
   }
@@ -261,6 +268,7 @@ export class VmState {
 
   /** Moves another VM's state into this one (two task groups turned out to be one VM). */
   absorb(o: VmState): void {
+    this.tdpInstalled ||= o.tdpInstalled;
     for (const [r, bits] of o.everMapped) {
       const mine = this.everMapped.get(r);
       if (!mine) this.everMapped.set(r, bits.slice());

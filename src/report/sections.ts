@@ -90,7 +90,7 @@ const IDENTIFIED_BY: Record<VmIdentification, string> = {
 };
 const ATTRIBUTED_BY: Record<TaskAttribution, string> = {
   tgid: 'TGID', 'own-mmu-work': 'own MMU work', 'shared-page-tables': 'shared page tables', 'shadow-pages': 'zapped pages only this VM has',
-  'tdp-vm': 'only TDP VM', memslot: 'memslot overlap', 'only-vm': 'only VM', 'vm-teardown': 'zapped every page of this VM (teardown)',
+  'tdp-spte': 'a TDP leaf only this VM held', 'tdp-only-live-vm': 'the only TDP VM alive (a guess)', memslot: 'memslot overlap', 'only-vm': 'only VM', 'vm-teardown': 'zapped every page of this VM (teardown)',
   'named-pid': 'named after its VMM pid',
 };
 const UNATTRIBUTED_WHY: Record<UnattributedWhy, string> = {

@@ -1,7 +1,7 @@
 // The TDP MMU (tdp_mmu.c): every SPTE change is traced (kvm_tdp_mmu_spte_changed, from
 // handle_changed_spte), with its (as_id, gfn, level) and no SPTE address.
 import type { ModelContext, TaskState } from '../context.js';
-import { classifyChange, isAccessed, isLeaf, isPresent, leafUpdateNeedsFlush, staleEntryHarmful, writeOrDirtyCleared, type ChangeKind } from '../spte.js';
+import { classifyChange, isAccessed, isLeaf, isPresent, leafUpdateNeedsFlush, pfnOf, staleEntryHarmful, writeOrDirtyCleared, type ChangeKind } from '../spte.js';
 import { tdpGroup, tdpSlot } from '../vm-state.js';
 import type { EventFamily } from './family.js';
 import { splitChildren } from './splits.js';
@@ -20,6 +20,13 @@ export class TdpFamily implements EventFamily {
     const level = v.level(i);
     const gfn = v.gfn(i);
     const group = tdpGroup(asId, gfn, level), slot = tdpSlot(gfn, level);
+    const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
+    if (oHi !== 0 || oLo !== 0) {
+      ids.tdpOwnerOfOld(t, (o) => {
+        const l = o.getLeaf(group, slot);
+        return l !== undefined && l.hi === oHi && l.lo === oLo;
+      });
+    }
     const vm = ids.lockWork(t);
     if (!vm.isTdp && t.op?.kind === 'zap-pages') {
       // the VM shows only now that it runs the TDP MMU: this walk's tables came first (7.x post-order)
@@ -27,7 +34,6 @@ export class TdpFamily implements EventFamily {
       t.op.tablesZapped = 0;
     }
     vm.isTdp = true;
-    const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
     kernel.detectFlavour(level, oHi, oLo);
     kernel.detectFlavour(level, nHi, nLo);
     kernel.detectVersion(nHi, nLo);
@@ -65,7 +71,11 @@ export class TdpFamily implements EventFamily {
       facts.zapLeaf(vm, leaf, op, 'observed', line, ts);
       return;
     }
-    if (kind === 'unlink') op.tablesZapped++;
+    if (kind === 'unlink') {
+      op.tablesZapped++;
+      // the removed table's page is free for another VM (tdp_mmu.c handle_removed_pt)
+      ids.pageFreed(pfnOf(oHi, oLo));
+    }
     if (kind === 'collapse') op.flushingChanges++;
     if (oldLeaf && newLeaf && kind !== 'same') {
       const wdClear = writeOrDirtyCleared(layout, oHi, oLo, nHi, nLo);
@@ -86,6 +96,7 @@ export class TdpFamily implements EventFamily {
     if (newLeaf) vm.setLeaf(group, slot, asId, gfn, level, -1, nHi, nLo);
     else if (had) vm.removeLeaf(had);
     facts.change(vm, op, asId, gfn, level, -1, kind, oHi, oLo, nHi, nLo, i, 'observed');
+    if (kind === 'install') vm.tdpInstalled = true;
     if (newLeaf && MAPS_ANEW.has(kind)) {
       facts.install(vm, t, asId, gfn, level, -1, nHi, nLo, i);
     }
