@@ -197,40 +197,22 @@ export class VmIdentity {
     return vm;
   }
 
-  /** Without TGIDs: SPTEs written into one page table prove two task groups are one VM. */
-  notePage(vm: VmState, page: number): VmState {
-    if (this.sawTgid || vm === this.unattributedVm) return vm;
-    const owner = this.pageOwner.get(page);
-    if (!owner) {
-      this.pageOwner.set(page, vm);
-      return vm;
-    }
-    const o = this.live(owner);
-    if (o === vm) return vm;
-    if (!o.hasLeavesInPage(page)) {
-      // the page holds none of its owner's SPTEs any more: freed and reused by another VM
-      this.pageOwner.set(page, vm);
-      return vm;
-    }
-    const keep = this.merge(o, vm);
-    this.pageOwner.set(page, keep);
-    return keep;
-  }
-
   /**
-   * TDP MMU without TGIDs: a set_spte's `at` is the SPTE's physical address in the VM's TDP table
-   * (mmutrace.h kvm_mmu_set_spte: virt_to_phys(sptep)), so threads writing into one table are one
-   * VM. A table is freed when it is unlinked (families/tdp.ts), so a page owned now is not reused.
+   * Without TGIDs: SPTEs written into one page table prove two task groups are one VM. A shadow
+   * page that holds none of its owner's SPTEs any more was freed and reused by another VM; on the
+   * TDP MMU (`tdp`) a set_spte's `at` is the SPTE's physical address in the VM's TDP table
+   * (mmutrace.h kvm_mmu_set_spte: virt_to_phys(sptep)), and a table is freed only when unlinked
+   * (families/tdp.ts), so a page owned now is never reused.
    */
-  noteTdpTable(vm: VmState, page: number): VmState {
+  notePage(vm: VmState, page: number, tdp = false): VmState {
     if (this.sawTgid || vm === this.unattributedVm) return vm;
     const owner = this.pageOwner.get(page);
-    if (!owner) {
+    const o = owner ? this.live(owner) : null;
+    if (o === vm) return vm;
+    if (!o || (!tdp && !o.hasLeavesInPage(page))) {
       this.pageOwner.set(page, vm);
       return vm;
     }
-    const o = this.live(owner);
-    if (o === vm) return vm;
     const keep = this.merge(o, vm);
     this.pageOwner.set(page, keep);
     return keep;
@@ -244,12 +226,7 @@ export class VmIdentity {
     if (this.sawTgid || t.vmThread) return;
     if (t.kernelThread) {
       // host kernel threads (ksmd, khugepaged, ...) work for any VM: this event's, never a merge
-      let holder: VmState | null = null;
-      for (const vm of this.vms.values()) {
-        if (!vm.isTdp || !holds(vm)) continue;
-        if (holder) return;
-        holder = vm;
-      }
+      const holder = this.uniqueVm((vm) => vm.isTdp && holds(vm));
       if (holder) this.join(t, holder, 'tdp-spte');
       return;
     }
@@ -259,12 +236,7 @@ export class VmIdentity {
     }
     const mine = this.live(t.vm);
     if (holds(mine)) return;
-    let other: VmState | null = null;
-    for (const vm of this.vms.values()) {
-      if (vm === mine || !vm.isTdp || !holds(vm)) continue;
-      if (other) return;
-      other = vm;
-    }
+    const other = this.uniqueVm((vm) => vm !== mine && vm.isTdp && holds(vm));
     if (other) t.vm = this.merge(other, mine);
   }
 
@@ -302,13 +274,19 @@ export class VmIdentity {
    */
   joinVmHaving(t: TaskState, has: (vm: VmState) => boolean, by: TaskAttribution = 'shadow-pages'): void {
     if (t.vm || (this.sawTgid && !t.vmThread)) return;
+    const found = this.uniqueVm(has);
+    if (found) this.join(t, found, by);
+  }
+
+  /** The one VM that `has` holds for, else null (none or several). */
+  private uniqueVm(has: (vm: VmState) => boolean): VmState | null {
     let found: VmState | null = null;
     for (const vm of this.vms.values()) {
       if (!has(vm)) continue;
-      if (found) return;
+      if (found) return null;
       found = vm;
     }
-    if (found) this.join(t, found, by);
+    return found;
   }
 
   /**

@@ -74,7 +74,7 @@ export class ShadowFamily implements EventFamily {
     // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before and
     // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level)
     if (vm.isTdp) {
-      t.vm = ids.noteTdpTable(vm, shadowGroup(v.sptep(i)));
+      t.vm = ids.notePage(vm, shadowGroup(v.sptep(i)), true);
       if (t.op?.kind === 'fault') ops.close(t);
       return;
     }
