@@ -25,7 +25,7 @@ export const ZAP_COLUMNS = [
   { name: 'evidence', kind: 'str', doc: 'observed (traced zap), inferred (untraced zap derived by a kernel rule), suspected' },
   { name: 'outcome', kind: 'str', doc: 'identical | upgrade | downgrade (same pfn: redundant) | needed (pfn changed) | unresolved' },
   { name: 'refault_line', kind: 'int', doc: 'line of the SPTE install that brought the mapping back' },
-  { name: 'refault_ns', kind: 'int', doc: 'refault latency: install time minus zap time' },
+  { name: 'refault_ns', kind: 'int', doc: 'refault latency: install time minus zap time; null when the zap has no time of its own (an untraced drop found at the re-install)' },
   { name: 'new_spte', kind: 'u64', doc: 'the value re-installed' },
   { name: 'new_perm', kind: 'str', doc: 'its permissions' },
   { name: 'refault_prefetch', kind: 'bool', doc: 'the re-install was a prefetch, not a fault' },
@@ -42,7 +42,8 @@ export interface ZapsData {
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
   perOp: Map<number, OpZaps>;
   /** Refault latency of the redundant zaps, in µs (two decimals). */
-  refaultUs: { median: number | null; p90: number | null };
+  /** Median and p90 of the redundant zaps whose zap time is known; `unknown`: those without one. */
+  refaultUs: { median: number | null; p90: number | null; unknown: number };
   /** The first redundant zaps of the trace, with their lines. */
   examples: ZapExample[];
   /** The 2 MiB guest-frame ranges with the most zaps, most first. */
@@ -203,7 +204,8 @@ export class ZapsHandler implements FactListener {
     const l = this.layout();
     t.str(c.outcome, r, refaultOutcome(l, t.getHi(c.old_spte, r), t.getLo(c.old_spte, r), s.hi, s.lo, gfn - s.gfn));
     t.num(c.refault_line, r, s.line);
-    t.num(c.refault_ns, r, s.ts - t.getNum(c.ts_ns, r));
+    // a zap found only at the re-install that shows it (an untraced drop) has no time of its own
+    t.num(c.refault_ns, r, t.getNum(c.line, r) === s.line ? null : s.ts - t.getNum(c.ts_ns, r));
     t.u64(c.new_spte, r, s.hi, s.lo);
     t.str(c.new_perm, r, permString(permsOf(l, s.hi, s.lo)));
     t.num(c.refault_prefetch, r, s.prefetch);
@@ -251,16 +253,17 @@ export class ZapsHandler implements FactListener {
         h.redundant++;
         redundantByEvidence[e]++;
         po!.redundant++;
-        lat[nLat++] = t.getNum(c.refault_ns, r);
+        const ns = t.getNum(c.refault_ns, r);
+        if (!Number.isNaN(ns)) lat[nLat++] = ns;
         if (examples.length < ZAP_EXAMPLES) examples.push(this.example(r, o, e));
       } else if (o === 'unresolved') po!.unresolved++;
     }
     const sorted = lat.subarray(0, nLat).sort();
     const q = (p: number): number | null => (nLat ? usOf(sorted[Math.min(nLat - 1, Math.floor(p * nLat))]!) : null);
+    const redundant = byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade;
     return {
-      table: t, count: t.length, byOutcome, byEvidence, byCause,
-      redundant: byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade,
-      redundantByEvidence, perOp: this.perOp, refaultUs: { median: q(0.5), p90: q(0.9) }, examples,
+      table: t, count: t.length, byOutcome, byEvidence, byCause, redundant,
+      redundantByEvidence, perOp: this.perOp, refaultUs: { median: q(0.5), p90: q(0.9), unknown: redundant - nLat }, examples,
       hotRanges: [...ranges.values()].flatMap((m) => [...m.values()]).sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
         vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
         zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,

@@ -34,7 +34,7 @@ export interface FindingsReport {
     byOutcome: Record<ZapOutcome, number>;
     zapsByEvidence: Record<Evidence, number>;
     byCause: Record<string, Record<ZapOutcome, number>>;
-    refaultUs: { median: number | null; p90: number | null };
+    refaultUs: { median: number | null; p90: number | null; unknown: number };
     examples: ZapExample[];
     hotRanges: HotRange[];
     /** Refault latency of the redundant zaps, in log bins of µs (4 per decade); non-empty bins only. */

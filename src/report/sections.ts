@@ -151,6 +151,7 @@ export function findingSections(r: AnalyzeReport): Section[] {
     text(`${z.count} redundant of ${z.zaps} zaps (redundant: ${ev(z.byEvidence)})`, z.count > 0 ? 'warn' : undefined),
   ];
   if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${z.refaultUs.median} us, p90 ${z.refaultUs.p90} us`));
+  if (z.refaultUs.unknown > 0) zaps.push(text(`refault latency unknown for ${z.refaultUs.unknown} redundant zaps: untraced drops found only at the re-install`));
   if (z.hotRanges.length > 0) {
     zaps.push(text('hottest 2 MiB guest-frame ranges (line: its first zap):'), table(['vm', 'gfns', 'zaps', 'redundant', 'line'],
       z.hotRanges.slice(0, 5).map((h) => [h.vm, h.gfns, h.zaps, h.redundant, h.firstLine]), [false, false, true, true, true]));
