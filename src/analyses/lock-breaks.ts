@@ -119,7 +119,8 @@ export class LockBreaksHandler implements FactListener {
 
   onMmuLockWork(vm: string, task: Task): void {
     for (const e of this.live.values()) {
-      if (e.op.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0) continue;
+      // a walk under the read lock runs beside vCPU faults: their work shows no break
+      if (e.op.vm !== vm || e.op.task.pid === task.pid || e.s.zapped === 0 || e.op.sharedLock) continue;
       const name = taskLabel(task);
       e.other.add(name);
       e.contenders.add(name);

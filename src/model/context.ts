@@ -2,7 +2,7 @@
 // view, the tasks and VMs, the kernel the trace came from, and the listeners. The services that
 // act on it (VM identity, operations, facts) live in their own files and are reached from here.
 import { EventView } from './event-view.js';
-import type { FactListener, Notification, Op, Task } from './facts.js';
+import type { FactListener, Notification, Op, OpKind, Task } from './facts.js';
 import type { FactEmitter } from './fact-emitter.js';
 import type { KernelView } from './kernel-version.js';
 import type { Memslot } from './memslots.js';
@@ -30,6 +30,8 @@ export interface TaskState {
   /** The VMM pid a kvm-pit/<pid> thread is named after, else -1. */
   namedPid: number;
   op: Op | null;
+  /** Kind of the task's last op that ended, else null. */
+  lastOpKind: OpKind | null;
   note: Notification | null;
   /** gfn of the fault in progress (kvm_mmu_spte_requested), else -1. */
   faultGfn: number;

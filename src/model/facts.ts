@@ -57,6 +57,8 @@ export interface Op {
   flushRule: string;
   /** The op is a zap episode whose lock breaks are tracked (it ends when the op closes). */
   episode: boolean;
+  /** It holds mmu_lock for read: vCPU faults run beside it, so another task's work is no lock break. */
+  sharedLock: boolean;
 }
 
 /** Where an SPTE lives: (as_id, gfn, level), and its address when known (shadow MMU `at`), else -1. */

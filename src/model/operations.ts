@@ -11,7 +11,7 @@ import type { VmState } from './vm-state.js';
 export function blankOp(id: number, kind: OpKind, vm: string, task: Task, line: number, ts: number): Op {
   return {
     id, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
-    adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false,
+    adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false, sharedLock: false,
   };
 }
 
@@ -57,6 +57,7 @@ export class Operations {
     t.op = null;
     const note = t.note;
     t.note = null;
+    t.lastOpKind = op.kind;
     this.end(op, note);
   }
 

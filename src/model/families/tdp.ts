@@ -39,7 +39,13 @@ export class TdpFamily implements EventFamily {
     kernel.detectVersion(nHi, nLo);
     const layout = kernel.layout;
     const kind = classifyChange(layout, level, oHi, oLo, nHi, nLo);
-    const op = t.op ?? ops.start(t, 'tdp-other', vm, i);
+    let op = t.op;
+    if (!op) {
+      op = ops.start(t, 'tdp-other', vm, i);
+      // tdp_mmu.c kvm_tdp_mmu_zap_invalidated_roots: after a fast zap the invalidated roots are
+      // zapped under mmu_lock for read (checked on 6.12)
+      op.sharedLock = t.lastOpKind === 'zap-all-fast';
+    }
     if (op.vm === '') {
       // a notification that came before any VM was known: its traced zaps say whose it is
       op.vm = vm.id;
