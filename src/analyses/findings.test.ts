@@ -208,7 +208,7 @@ test('touch: writes to shadowed guest page tables restore write-protected SPTEs 
   // before: 16 "suspected" redundant zaps of cause sync (pte_set_w phase, line 199883 on)
   assert.equal(f.redundantZaps.count, 0);
   // awk: 32 set_spte of the faulting gfn after kvm_mmu_unsync_page of it and a walk with pferr
-  // P|W; 16 re-install the value the SPTE held (restores), 16 upgrade a read-only one
+  // P|W; 16 re-install the value the previous set_spte at the same `at` wrote (restores), 16 do not
   assert.deepEqual(f.writeProtects.byCause['shadowed-page-table'], { restored: 16, passes: 1 });
   assert.equal(f.writeProtects.byCause['dirty-log'].restored, 0);
 });
@@ -238,6 +238,8 @@ test('tdp-mixed (real TDP MMU, 6.1, no TGID): one VM; dontneed and mprotect roun
   // vCPU's next COW notifier 120775), all refault to new pfns (truth zaps_needed=128, 192)
   assert.deepEqual(outcomesBetween(f!, 116518, 116743), { needed: 128 });
   assert.deepEqual(outcomesBetween(f!, 120469, 120775), { needed: 192 });
+  // fixtures/truth/tdp_zap_outcomes.py (no model code) gives the same counts for these windows
+  // (its other-perm = downgrade and upgrade here).
   // mprotect: the kernel invalidates whole 2 MiB ranges (0x7fbbcc400000-600000 and -800000), 1024
   // pages, of which 512 were mprotected. Round 0 (RO, RW, then rw touch): all 1024 refault unchanged.
   // Round 1 (RO, guest reads, RW, guest writes): the 512 mprotected refault read-only (downgrade),
@@ -251,7 +253,10 @@ test('tdp-mixed (real TDP MMU, 6.1, no TGID): one VM; dontneed and mprotect roun
   // each is followed by the zap of its invalidated roots under the read lock (tdp_mmu.c
   // kvm_tdp_mmu_zap_invalidated_roots): the vCPU faults beside it are no lock break (1 each before)
   const after = eps.filter((e) => [168731, 192699, 212853].includes(e.line));
-  assert.deepEqual(after.map((e) => [e.zapped, e.breaksObserved]), [[1137, 0], [125, 0], [118, 0]]);
+  assert.deepEqual(after.map((e) => e.breaksObserved), [0, 0, 0]);
+  // zapped = the VMM's leaf zaps + its prepare_zaps up to the next fast zap (awk over the trace:
+  // 1101 + 36, 89 + 36)
+  assert.deepEqual(after.slice(0, 2).map((e) => e.zapped), [1137, 125]);
 });
 
 test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { skip }, async () => {

@@ -10,8 +10,6 @@ import type { Operations } from './operations.js';
 import type { VmIdentity } from './vm-identity.js';
 import type { ShadowPage, VmState } from './vm-state.js';
 
-export const PAGE = 4096;
-
 /** A zap_all_fast in progress: its obsolete generation and op (families/obsolete.ts). */
 export interface Episode {
   gen: number;

@@ -2,6 +2,7 @@
 // kind, each row citing the kernel function and the kernels it holds for (kvm-mmu-reference.md §4.3).
 import type { Op, OpKind } from './facts.js';
 import { agingFlushes, type RuleSet } from './kernel-version.js';
+import { NX_RECOVERY } from './vm-identity.js';
 
 interface FlushRule {
   /** Kernels the row holds for (rule sets of kernel-version.ts). */
@@ -74,9 +75,6 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,
 };
-
-/** The NX huge page recovery worker (mmu.c kvm_nx_huge_page_recovery_worker; comm cut to 15 chars). */
-const NX_RECOVERY = /^kvm-nx-lpage-re/;
 
 /**
  * Whether the op flushes before each mmu_lock break it makes, on top of its final flush (the

@@ -12,7 +12,7 @@ export interface Memslot {
   vm?: number;
 }
 
-const PAGE = 4096;
+export const PAGE = 4096;
 
 /** Reads the --memslots JSON array; errors name the entry and field. */
 export function loadMemslotsFile(path: string): Memslot[] {

@@ -6,7 +6,7 @@
 import type { EventView } from './event-view.js';
 import type { ListenerHooks, TaskState } from './context.js';
 import type { FactEmitter } from './fact-emitter.js';
-import type { Op, Task, TaskAttribution } from './facts.js';
+import type { Op, ShadowPageEvent, Task, TaskAttribution } from './facts.js';
 import type { Memslot } from './memslots.js';
 import type { Operations } from './operations.js';
 import { VmState, type ShadowPage } from './vm-state.js';
@@ -14,7 +14,7 @@ import { VmState, type ShadowPage } from './vm-state.js';
 /** Host kernel threads that send notifications for other processes' memory (design.md §4). */
 const KERNEL_THREAD = /^(khugepaged|ksmd|kswapd|kcompactd|kdamond|kworker|oom_reaper)/;
 // mmu.c kvm_nx_huge_page_recovery_worker: one per VM (kvm_vm_create_worker_thread "kvm-nx-lpage-recovery", a vhost_task of the VMM's thread group since 6.13/6.12.y; comm truncated to 15 chars)
-const NX_RECOVERY = /^kvm-nx-lpage-re/;
+export const NX_RECOVERY = /^kvm-nx-lpage-re/;
 // arch/x86/kvm/i8254.c kvm_create_pit: the per-VM PIT worker, a kthread named "kvm-pit/%d" after the VMM's TGID
 const PIT = /^kvm-pit\/(\d+)$/;
 
@@ -25,18 +25,11 @@ export const UNATTRIBUTED = 'unattributed';
 export type UnattributedWhy = 'several-vms' | 'no-vm' | 'no-mmu-work';
 
 /** A prepare_zap's fields (families/shadow.ts). */
-export interface ZapOf {
+export type ZapOf = Pick<ShadowPageEvent, 'gen' | 'gfn' | 'role' | 'level' | 'line' | 'ts' | 'rootCount'> & {
   key: string;
-  gen: number;
-  gfn: number;
-  role: string;
-  level: number;
-  line: number;
-  ts: number;
-  rootCount: number;
   /** The second zap of a root zapped while in use (`invalid` in the event). */
   secondHalf: boolean;
-}
+};
 
 /** A VM kernel thread's zap of a page several VMs have, held until its VM shows. */
 export interface HeldZap extends ZapOf {
@@ -151,11 +144,12 @@ export class VmIdentity {
     return vm;
   }
 
-  /** Task `t` is `vm`'s, for the reason `by` (a task already listed keeps its first reason). */
+  /** Task `t` is `vm`'s, for the reason `by` (a task already listed keeps its first reason, unless that was a guess). */
   join(t: TaskState, vm: VmState, by: TaskAttribution): void {
     t.vm = vm;
     vm.tasks.set(t.task.pid, t.task.comm);
-    if (!vm.taskBy.has(t.task.pid)) vm.taskBy.set(t.task.pid, by);
+    const had = vm.taskBy.get(t.task.pid);
+    if (!had || had === 'only-vm') vm.taskBy.set(t.task.pid, by);
   }
 
   /** The VM that `vm` was merged into, if it was. */
@@ -339,15 +333,7 @@ export class VmIdentity {
     let all: VmState | null = null;
     for (const vm of hold.candidates) {
       const sps = this.live(vm).shadowPages;
-      if (sps.size === 0 || sps.size > hold.keys.size) continue;
-      let every = true;
-      for (const k of sps.keys()) {
-        if (!hold.keys.has(k)) {
-          every = false;
-          break;
-        }
-      }
-      if (!every) continue;
+      if (sps.size === 0 || sps.size > hold.keys.size || ![...sps.keys()].every((k) => hold.keys.has(k))) continue;
       if (all) return null;
       all = this.live(vm);
     }
@@ -382,12 +368,9 @@ export class VmIdentity {
     return out.sort((a, b) => a.pid - b.pid);
   }
 
-  /** How task `pid` came to be `vm`'s: as recorded, else by its notifications (families/notifier.ts). */
+  /** How task `pid` came to be `vm`'s (join, or families/notifier.ts). */
   attributionOf(vm: VmState, pid: number): TaskAttribution {
-    const by = vm.taskBy.get(pid);
-    if (by) return by;
-    const g = this.tasks.get(pid)?.guessedVm;
-    return g && this.live(g) === vm ? 'only-vm' : 'memslot';
+    return vm.taskBy.get(pid)!;
   }
 
   onlyVm(): VmState | null {

@@ -284,7 +284,10 @@ export class VmState {
     for (const [pid, comm] of o.tasks) this.tasks.set(pid, comm);
     // the two task groups wrote SPTEs into the same page tables: that, not their own MMU work, makes them one VM
     for (const m of [this.taskBy, o.taskBy]) for (const [pid, by] of m) if (by === 'own-mmu-work') m.set(pid, 'shared-page-tables');
-    for (const [pid, by] of o.taskBy) this.taskBy.set(pid, by);
+    for (const [pid, by] of o.taskBy) {
+      const had = this.taskBy.get(pid);
+      if (!had || had === 'only-vm') this.taskBy.set(pid, by); // evidence wins over a guess
+    }
     this.unplacedSplitTables += o.unplacedSplitTables;
     this.inferred.absorb(o.inferred);
   }

@@ -6,7 +6,7 @@ import type { RowWriter } from '../row.js';
 import type { DecodeContext } from '../context.js';
 
 /** __print_flags names of the page-fault error code (arch/x86/include/asm/kvm_host.h PFERR_*). */
-const PFERR_BITS: Readonly<Record<string, number>> = { P: 0, W: 1, U: 2, RSVD: 3, F: 4, PK: 5, SS: 6, SGX: 15 };
+export const PFERR_BITS: Readonly<Record<string, number>> = { P: 0, W: 1, U: 2, RSVD: 3, F: 4, PK: 5, SS: 6, SGX: 15 };
 
 /** The bits of a __print_flags(...) word such as `P|W|U` (possibly empty); NaN if a name is unknown. */
 export function pferrBits(text: string): number {

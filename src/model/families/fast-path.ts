@@ -1,8 +1,8 @@
 // The lockless fast path (mmu.c fast_page_fault): a vCPU fixes a present leaf of a direct MMU by
 // cmpxchg, without mmu_lock (a dirty-log write-protect or access tracking undone).
 import type { ModelContext, TaskState } from '../context.js';
-import { PAGE } from '../context.js';
 import type { FastFault } from '../facts.js';
+import { PAGE } from '../memslots.js';
 import { classifyChange, isPresent } from '../spte.js';
 import type { EventFamily } from './family.js';
 

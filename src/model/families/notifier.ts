@@ -2,11 +2,10 @@
 // Which VM a notification is for, its memslot overlap, and on the shadow MMU the untraced zaps and
 // Accessed-bit clears it makes (x86 kvm_unmap_gfn_range, kvm_age_gfn, kvm_test_age_gfn).
 import type { ModelContext, TaskState } from '../context.js';
-import { PAGE } from '../context.js';
 import { Ev } from '../event-view.js';
 import type { Notification, OpKind } from '../facts.js';
 import { agingLockless, notifierLockElided } from '../kernel-version.js';
-import { hitsOf, type Memslot, type SlotHit } from '../memslots.js';
+import { PAGE, hitsOf, type Memslot, type SlotHit } from '../memslots.js';
 import { clearAccessed, isAccessed } from '../spte.js';
 import type { Leaf, VmState } from '../vm-state.js';
 import type { EventFamily } from './family.js';
@@ -30,8 +29,15 @@ export class NotifierFamily implements EventFamily {
     // the VMM's own threads (ioctl thread: mprotect, madvise, memslot changes) belong to its VM; a
     // guess while it was the only VM gives way to memslot evidence
     if (vm && !t.kernelThread && (by === 'only-vm' || (by === 'memslot' && t.guessedVm))) {
-      if (t.guessedVm && t.guessedVm !== vm) t.guessedVm.tasks.delete(t.task.pid);
-      vm.tasks.set(t.task.pid, t.task.comm);
+      const pid = t.task.pid;
+      if (t.guessedVm && t.guessedVm !== vm) {
+        t.guessedVm.tasks.delete(pid);
+        t.guessedVm.taskBy.delete(pid);
+      }
+      vm.tasks.set(pid, t.task.comm);
+      // memslot evidence replaces a guess; an earlier reason stays
+      const had = vm.taskBy.get(pid);
+      if (!had || had === 'only-vm') vm.taskBy.set(pid, by === 'only-vm' ? 'only-vm' : 'memslot');
       t.guessedVm = by === 'only-vm' ? vm : null;
     }
     const note: Notification = {

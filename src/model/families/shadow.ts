@@ -1,7 +1,8 @@
 // The shadow MMU (mmu.c, paging_tmpl.h): faults (spte_requested → set_spte), shadow pages
 // (get_page, prepare_zap_page), sync/unsync. Its zaps are untraced: a zapped page's leaves are
 // dropped with it (inferred), and an SPTE re-installed unchanged shows an untraced change.
-import { Ev } from '../event-view.js';
+import { PFERR_BITS } from '../../ingest/decoders/mmu.js';
+import { Ev, type EventView } from '../event-view.js';
 import type { ModelContext, TaskState } from '../context.js';
 import type { Op, OpKind, WriteProtectCause } from '../facts.js';
 import { classifyChange, isPresent, isWritable, leafUpdateNeedsFlush, staleEntryHarmful, writeProtected } from '../spte.js';
@@ -11,12 +12,17 @@ import type { EventFamily } from './family.js';
 import type { ObsoleteFamily } from './obsolete.js';
 import { placeSplitTable } from './splits.js';
 
-const PFERR_PRESENT = 1;
-const PFERR_WRITE = 2;
+const PFERR_PRESENT = 1 << PFERR_BITS.P!;
+const PFERR_WRITE = 1 << PFERR_BITS.W!;
 
 /** A write that faulted on a present SPTE: it was not writable (arch/x86/include/asm/kvm_host.h PFERR_*). */
 function writeFaultOnPresent(pferr: number): boolean {
   return pferr >= 0 && (pferr & (PFERR_PRESENT | PFERR_WRITE)) === (PFERR_PRESENT | PFERR_WRITE);
+}
+
+/** A shadow page is named by its generation, gfn and role (mmu.c kvm_mmu_find_shadow_page). */
+function shadowPageKey(v: EventView, i: number): string {
+  return `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
 }
 
 function faultOnNonPresent(pferr: number): boolean {
@@ -166,7 +172,7 @@ export class ShadowFamily implements EventFamily {
   private getPage(t: TaskState, i: number): void {
     const v = this.ctx.view;
     const vm = this.ctx.ids.lockWork(t);
-    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    const key = shadowPageKey(v, i);
     let sp = vm.shadowPages.get(key);
     if (!sp || v.created(i)) {
       sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: NO_PAGE };
@@ -184,7 +190,7 @@ export class ShadowFamily implements EventFamily {
   /** kvm_mmu_prepare_zap_page: shadow pages, and on the TDP MMU the tables its walks remove. */
   private prepareZap(t: TaskState, i: number): void {
     const { view: v, ids } = this.ctx;
-    const key = `${v.spGen(i)}|${v.gfn(i)}|${v.roleKey(i)}`;
+    const key = shadowPageKey(v, i);
     if (t.vmThread && !t.vm) {
       // a VM kernel thread (NX recovery, VM teardown) joins the VM its pages name; several: held
       if (ids.placeVmThreadZap(t, key) === 'hold') {

@@ -21,7 +21,7 @@ export class TdpFamily implements EventFamily {
     const gfn = v.gfn(i);
     const group = tdpGroup(asId, gfn, level), slot = tdpSlot(gfn, level);
     const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
-    if (oHi !== 0 || oLo !== 0) {
+    if (!ids.sawTgid && (oHi !== 0 || oLo !== 0)) {
       ids.tdpOwnerOfOld(t, (o) => {
         const l = o.getLeaf(group, slot);
         return l !== undefined && l.hi === oHi && l.lo === oLo;
