@@ -43,6 +43,8 @@ export interface TaskState {
   cowHva: number;
   /** Shadow pages this task just created, by level, waiting for their first SPTE (its page). */
   newSp: (ShadowPage | null)[];
+  /** Key of the shadow page this task last zapped (prepare_zap), else ''. */
+  lastZapKey: string;
   /** The shadow page of this task's last kvm_mmu_get_page. */
   lastSp: ShadowPage | null;
   /** The VM a notification was given to only because it was the only one (no TGID): a guess. */

@@ -219,6 +219,7 @@ export class EventView {
   invalid(i: number): boolean { return bit(this.bits.invalid, i); }
   created(i: number): boolean { return bit(this.bits.created, i); }
   unsync(i: number): boolean { return bit(this.bits.unsync, i); }
+  direct(i: number): boolean { return bit(this.bits.direct, i); }
   /** fast_page_fault: gva/gpa (cr2_or_gpa); handle_mmio_page_fault: addr (0 on direct MMUs). */
   addr(i: number): number { return this.num(this.addrC, i); }
   /** Low 32 bits of the page-fault error code (the PFERR_* bits). */

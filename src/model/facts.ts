@@ -29,7 +29,9 @@ export type OpKind =
   | 'notifier-unmap' | 'notifier-age' | 'notifier-test-age' | 'notifier-change-pte'
   | 'zap-all-fast' | 'zap-pages' | 'zap-root' | 'fault' | 'fast-fault' | 'tdp-other' | 'sync'
   // an untraced write-protect pass (dirty logging, account_shadowed), inferred from the faults undoing it
-  | 'write-protect';
+  | 'write-protect'
+  // a traced event's write-protect of a guest page table's gfn (mmu.c account_shadowed, mmu_sync_children)
+  | 'account-shadowed' | 'sync-children';
 
 
 export interface Op {
@@ -182,12 +184,29 @@ export interface HugeSplit {
   children: number;
 }
 
-/** What write-protected an SPTE that a write fault then made writable again. */
-export type WriteProtectCause = 'dirty-log' | 'shadowed-page-table';
+/**
+ * What write-protected an SPTE: dirty logging (untraced), a guest page table becoming shadowed
+ * (kvm_mmu_get_page ... new of an indirect page: account_shadowed) or resynced (kvm_mmu_sync_page:
+ * mmu_sync_children).
+ */
+export type WriteProtectCause = 'dirty-log' | 'shadowed-page-table' | 'sync-children';
+
+/** SPTEs a traced event write-protected (the event observed, the SPTEs' change inferred from the model). */
+export interface WriteProtect {
+  vm: string;
+  gfn: number;
+  level: number;
+  line: number;
+  ts: number;
+  cause: WriteProtectCause;
+  /** The op it is counted in (account-shadowed or sync-children). */
+  op: Op;
+}
 
 /**
- * A write fault on a present SPTE (error code P|W) that re-installed the value the SPTE held:
- * an untraced write-protect came in between (inferred), and the fault undid it (observed).
+ * A write fault that made a write-protected SPTE writable again: after a write-protect the model
+ * made (WriteProtect), or one it infers because the fault found the SPTE present but read-only
+ * (error code P|W) while the model held it writable.
  */
 export interface WriteProtectRestore {
   vm: string;
@@ -197,7 +216,7 @@ export interface WriteProtectRestore {
   ts: number;
   task: Task;
   cause: WriteProtectCause;
-  /** The write-protect pass it is counted in (an op of kind write-protect). */
+  /** The write-protect pass it is counted in (an op of kind write-protect, account-shadowed or sync-children). */
   pass: Op;
 }
 
@@ -237,6 +256,7 @@ export interface FactListener {
   onFastFault?(f: FastFault): void;
   onMmio?(m: MmioEvent): void;
   onHugeSplit?(s: HugeSplit): void;
+  onWriteProtect?(w: WriteProtect): void;
   onWriteProtectRestore?(w: WriteProtectRestore): void;
   onMarker?(m: Marker): void;
   /** The task `prevPid` was switched out. */

@@ -71,6 +71,16 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
     flushes: (op) => op.flushingChanges > 0,
     rule: () => 'flush after write-protecting: x86.c kvm_mmu_slot_apply_flags and kvm_main.c kvm_get/clear_dirty_log_protect (kvm_flush_remote_tlbs_memslot), mmu.c account_shadowed (kvm_flush_remote_tlbs_gfn)',
   },
+  'account-shadowed': {
+    kernels: 'all (checked on 6.1, 6.12)',
+    flushes: (op) => op.flushingChanges > 0,
+    rule: () => 'mmu.c account_shadowed: kvm_mmu_slot_gfn_write_protect of the shadowed gfn, then kvm_flush_remote_tlbs_gfn (a level-1 page) or kvm_flush_remote_tlbs (page_track.c __kvm_write_track_add_gfn, upper levels) when it protected something',
+  },
+  'sync-children': {
+    kernels: 'all (checked on 6.1, 6.12)',
+    flushes: (op) => op.flushingChanges > 0,
+    rule: () => 'mmu.c mmu_sync_children: kvm_vcpu_write_protect_gfn of each unsync page of a batch (up to 16), one kvm_mmu_remote_flush_or_zap when any was protected; a run of sync_page events is counted as one batch (a lower bound)',
+  },
   'tdp-other': CALLER_FLUSHES,
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,

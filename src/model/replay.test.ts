@@ -189,3 +189,51 @@ test('no TGID: an NX recovery thread whose zaps, a root among them, take every p
   const a = await analyzeTrace(twoVmsThen([nxZap('1.000100', 'gfn 141 l1')]));
   assert.deepEqual(a.vms.map((v) => v.tasks.map((t) => [t.pid, t.attributedBy])), [[[101, 'own-mmu-work'], [300, 'shadow-pages']], [[201, 'own-mmu-work']]]);
 });
+
+test('shadow MMU: a guest page table that becomes shadowed is write-protected (account_shadowed, one flush); a write fault restores it; a sync_page of a page being zapped protects nothing', async () => {
+  // how made: the ftrace format of touch.ftrace.txt.gz; gfn 140 is first mapped writable (a guest
+  // data page), then the guest uses it as a page table: kvm_mmu_get_page ... new of an indirect page
+  const r = await analyzeTrace(tinyTrace([
+    ev(VCPU, 0, '1.000001', 'kvm_mmu_spte_requested', 'gfn 140 pfn 1c0fca level 1'),
+    ev(VCPU, 0, '1.000002', 'kvm_mmu_set_spte', 'gfn 140 spte 1c0fcae67 (rwxu) level 1 at 1c6beaa00'),
+    ev(VCPU, 0, '1.000003', 'kvm_mmu_get_page', 'sp gen 0 gfn 140 l1 8-byte q0 wux nxe ad root 0 sync new'),
+    // mmu.c account_shadowed → kvm_mmu_slot_gfn_write_protect: rwxu → r-xu (W and MMU-writable bit 10 cleared)
+    ev(VCPU, 0, '1.000004', 'kvm_mmu_spte_requested', 'gfn 141 pfn 1c0fcb level 1'),
+    ev(VCPU, 0, '1.000005', 'kvm_mmu_set_spte', 'gfn 141 spte 1c0fcbe67 (rwxu) level 1 at 1c6beaa08'),
+    // the guest writes its page table: unsync, and the SPTE writable again
+    ev(VCPU, 0, '1.000006', 'kvm_mmu_spte_requested', 'gfn 140 pfn 1c0fca level 1'),
+    ev(VCPU, 0, '1.000007', 'kvm_mmu_unsync_page', 'sp gen 0 gfn 140 l1 8-byte q0 wux nxe ad root 0 sync', '...2.'),
+    ev(VCPU, 0, '1.000008', 'kvm_mmu_set_spte', 'gfn 140 spte 1c0fcae67 (rwxu) level 1 at 1c6beaa00'),
+    // the page is zapped while unsync: __kvm_mmu_prepare_zap_page traces sync_page (kvm_unlink_unsync_page)
+    ev(VMM, 1, '1.000009', 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 140 l1 8-byte q0 wux nxe ad root 0 unsync'),
+    ev(VMM, 1, '1.000010', 'kvm_mmu_sync_page', 'sp gen 0 gfn 140 l1 8-byte q0 wux nxe ad root 0 unsync'),
+  ]));
+  const f = r.findings!;
+  assert.deepEqual(f.writeProtects.byCause['shadowed-page-table'], { protected: 1, restored: 1, passes: 1 });
+  assert.equal(f.writeProtects.byCause['sync-children'].protected, 0);
+  assert.deepEqual(f.flushes.byOp['account-shadowed'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
+  assert.equal(f.redundantZaps.count, 0);
+});
+
+test('shadow MMU: a table linked where a huge leaf was splits it (drop_large_spte, a flush); a huge leaf written over a table collapses it (drop_parent_pte, a flush); neither is a zap', async () => {
+  // how made: the lines of dirty-log-guest-huge.ftrace.txt.gz 689-712 and 1431-1437 (2 MiB guest
+  // page at gfn 40000, split when dirty logging starts), then a huge re-install over the table
+  // when dirty logging stops (a hand-made line in the same format: no shared trace shows it)
+  const r = await analyzeTrace(tinyTrace([
+    ev(VCPU, 0, '1449.838971', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 203600 level 2'),
+    ev(VCPU, 0, '1449.838972', 'kvm_mmu_set_spte', 'gfn 40000 spte 203600ee7 (rwxu) level 2 at 1c459f000'),
+    ev(VCPU, 0, '1449.928690', 'kvm_mmu_pagetable_walk', 'addr 40000000 pferr 7 P|W|U', '.....'),
+    ev(VCPU, 0, '1449.928694', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 203600 level 1'),
+    ev(VCPU, 0, '1449.928696', 'kvm_mmu_get_page', 'sp gen 0 gfn 40000 l1 8-byte q0 direct wux nxe ad root 0 sync new'),
+    ev(VCPU, 0, '1449.928715', 'kvm_mmu_set_spte', 'gfn 40000 spte 203600e67 (rwxu) level 1 at 15af3e000'),
+    ev(VCPU, 0, '1449.928800', 'kvm_mmu_spte_requested', 'gfn 80000 pfn 203800 level 1'),
+    ev(VCPU, 0, '1449.928801', 'kvm_mmu_set_spte', 'gfn 80000 spte 203800e67 (rwxu) level 1 at 15af40000'),
+    ev(VCPU, 0, '1450.100000', 'kvm_mmu_spte_requested', 'gfn 40000 pfn 203600 level 2'),
+    ev(VCPU, 0, '1450.100001', 'kvm_mmu_set_spte', 'gfn 40000 spte 203600ee7 (rwxu) level 2 at 1c459f000'),
+  ]));
+  const f = r.findings!;
+  assert.deepEqual(f.spteChanges, { install: 3, split: 1, collapse: 1 });
+  assert.equal(f.redundantZaps.zaps, 0);
+  // four faults: two install, the split and the collapse each flush
+  assert.deepEqual(f.flushes.byOp.fault, { needed: 2, unneeded: 0, avoidable: 0, missing: 0 });
+});

@@ -95,7 +95,7 @@ export class VmIdentity {
       t = {
         task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), vmThread: pit !== null || NX_RECOVERY.test(comm),
         namedPid: pit ? Number(pit[1]) : -1, op: null, lastOpKind: null, note: null,
-        faultGfn: -1, walkPferr: -1, faultPferr: -1, unsyncGfn: -1, cowHva: -1, newSp: [], lastSp: null, guessedVm: null, episode: null,
+        faultGfn: -1, walkPferr: -1, faultPferr: -1, unsyncGfn: -1, cowHva: -1, newSp: [], lastZapKey: '', lastSp: null, guessedVm: null, episode: null,
       };
       if (t.vmThread) this.vmThreads.set(t, null);
       if (prev) this.ops.close(prev);

@@ -1,6 +1,6 @@
 // Live MMU state of one VM: present leaf SPTEs (by SPTE address on the shadow MMU, by
 // (as_id, gfn, level) on the TDP MMU), an index by gfn for notifier ranges, shadow pages, memslots.
-import type { SptePlace, TaskAttribution } from './facts.js';
+import type { Op, SptePlace, TaskAttribution } from './facts.js';
 import { InferredMemslots, type Memslot } from './memslots.js';
 
 export interface Leaf extends SptePlace {
@@ -15,6 +15,8 @@ export interface Leaf extends SptePlace {
   ts: number;
   /** Next present leaf of the same gfn (aliases). */
   nextSameGfn: Leaf | null;
+  /** The op that write-protected it since its last traced write (a traced cause), else null. */
+  protectedBy: Op | null;
 }
 
 export interface ShadowPage {
@@ -69,6 +71,8 @@ export class VmState {
   private readonly everMapped = new Map<number, Uint32Array>();
   readonly shadowPages = new Map<string, ShadowPage>();
   readonly spOfPage = new Map<number, ShadowPage>();
+  /** Live direct shadow pages of the shadow MMU by `${gfn}/${level}`: the tables a huge leaf can replace. */
+  readonly directTables = new Map<string, ShadowPage>();
   readonly inferred = new InferredMemslots();
   memslots: Memslot[] | null = null;
   /** kvm->arch.mmu_valid_gen (flipped by kvm_mmu_zap_all_fast). */
@@ -110,8 +114,9 @@ export class VmState {
         leaf.accessedKnown = true;
         leaf.ts = 0;
         leaf.nextSameGfn = next;
+        leaf.protectedBy = null;
       } else {
-        leaf = { group, slot, asId, gfn, level, sptep, hi, lo, accessedKnown: true, ts: 0, nextSameGfn: next };
+        leaf = { group, slot, asId, gfn, level, sptep, hi, lo, accessedKnown: true, ts: 0, nextSameGfn: next, protectedBy: null };
       }
       let g = this.groups.get(group);
       if (!g) this.groups.set(group, (g = this.groupPool.pop() ?? { live: 0, slots: new Array<Leaf | undefined>(512).fill(undefined) }));
@@ -124,6 +129,7 @@ export class VmState {
       leaf.lo = lo;
       leaf.level = level;
       leaf.accessedKnown = true;
+      leaf.protectedBy = null;
     }
     return leaf;
   }
@@ -281,6 +287,7 @@ export class VmState {
     }
     for (const [k, sp] of o.shadowPages) if (!this.shadowPages.has(k)) this.shadowPages.set(k, sp);
     for (const [p, sp] of o.spOfPage) this.spOfPage.set(p, sp);
+    for (const [k, sp] of o.directTables) if (!this.directTables.has(k)) this.directTables.set(k, sp);
     for (const [pid, comm] of o.tasks) this.tasks.set(pid, comm);
     // the two task groups wrote SPTEs into the same page tables: that, not their own MMU work, makes them one VM
     for (const m of [this.taskBy, o.taskBy]) for (const [pid, by] of m) if (by === 'own-mmu-work') m.set(pid, 'shared-page-tables');

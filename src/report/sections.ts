@@ -150,6 +150,11 @@ export function findingSections(r: AnalyzeReport): Section[] {
       [false, true, true, true, true, true]),
     text(`${z.count} redundant of ${z.zaps} zaps (redundant: ${ev(z.byEvidence)})`, z.count > 0 ? 'warn' : undefined),
   ];
+  const fastZaps = z.byCause['zap-all-fast'];
+  const fastRedundant = fastZaps ? fastZaps.identical + fastZaps.upgrade + fastZaps.downgrade : 0;
+  if (fastRedundant > 0) {
+    zaps.push(text(`zap-all-fast: ${fastRedundant} of its zaps came back unchanged: the cost of zapping every memslot when one was deleted or moved (mmu.c kvm_mmu_zap_all_fast). At most that many were avoidable: the trace does not name the memslot that changed, and its zaps were needed even when it came back with the same pages.`));
+  }
   if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${z.refaultUs.median} us, p90 ${z.refaultUs.p90} us`));
   if (z.refaultUs.unknown > 0) zaps.push(text(`refault latency unknown for ${z.refaultUs.unknown} redundant zaps: untraced drops found only at the re-install`));
   if (z.hotRanges.length > 0) {
@@ -168,18 +173,18 @@ export function findingSections(r: AnalyzeReport): Section[] {
       [false, true, true, true, true])],
   });
   const wp = f.writeProtects;
-  if (wp.restored > 0) {
-    const passes = wp.byCause['dirty-log'].passes + wp.byCause['shadowed-page-table'].passes;
+  if (wp.restored > 0 || wp.protected > 0) {
+    const untraced = wp.byCause['dirty-log'];
     const blocks: Block[] = [
-      text(`${wp.restored} SPTEs were write-protected untraced (inferred) and made writable again by a write fault on the present SPTE (observed: error code P|W, the same value re-installed); these are no zaps.`),
-      table(['cause', 'restored', 'passes (at least)'],
-        Object.entries(wp.byCause).filter(([, c]) => c.restored > 0).map(([k, c]) => [k, c.restored, c.passes]), [false, true, true]),
-      text(`each pass flushes after write-protecting (kvm_flush_remote_tlbs_memslot / _gfn): at least ${passes} flushes. No tracepoint shows a write-protect, only the faults that undo it, so passes are counted as few as those faults allow.`),
+      text(`${wp.protected} SPTEs were write-protected at a traced event (kvm_mmu_get_page ... new of a guest page table: account_shadowed; kvm_mmu_sync_page: mmu_sync_children; which SPTEs is inferred from the model); ${wp.restored} write-protected SPTEs were made writable again by a write fault (observed); these are no zaps.`),
+      table(['cause', 'protected', 'restored', 'passes'],
+        Object.entries(wp.byCause).filter(([, c]) => c.restored + c.protected > 0).map(([k, c]) => [k, c.protected, c.restored, c.passes]), [false, true, true, true]),
+      text(`each pass flushes after write-protecting (kvm_flush_remote_tlbs_memslot / _gfn). Dirty logging's write-protects are untraced: only the faults that undo them show, so its ${untraced.passes} passes are the fewest that explain ${untraced.restored} restores, and SPTEs it protected that were never written again do not show at all.`),
     ];
     if (wp.byPhase.some((p) => p.line > 0)) {
       blocks.push(table(['line', 'phase (trace marker)', 'restored'], wp.byPhase.slice(0, PHASE_ROWS).map((p) => [p.line, p.marker, p.restored]), [true, false, true]));
     }
-    out.push({ title: 'write-protects undone by write faults (dirty logging, shadowed guest page tables)', blocks });
+    out.push({ title: 'write-protects and the write faults that undid them (dirty logging, shadowed guest page tables)', blocks });
   }
   const lb = f.lockBreaks;
   out.push({

@@ -48,8 +48,50 @@ export class ShadowFamily implements EventFamily {
         t.unsyncGfn = this.ctx.view.gfn(i);
         this.ctx.ids.lockWork(t);
         break;
-      default: this.ctx.ids.lockWork(t); // sync_page
+      default: this.syncPage(t, i);
     }
+  }
+
+  /**
+   * kvm_mmu_sync_page is traced by kvm_unlink_unsync_page: in mmu_sync_children, whose batch first
+   * write-protected every unsync page's gfn (kvm_vcpu_write_protect_gfn, one flush if any was), or
+   * in __kvm_mmu_prepare_zap_page right after the page's prepare_zap (no write-protect; 6.1, 6.12).
+   */
+  private syncPage(t: TaskState, i: number): void {
+    const vm = this.ctx.ids.lockWork(t);
+    const key = shadowPageKey(this.ctx.view, i);
+    if (t.lastZapKey === key) {
+      t.lastZapKey = '';
+      return;
+    }
+    this.protectGfn(t, vm, 'sync-children', i);
+  }
+
+  /**
+   * mmu.c kvm_mmu_slot_gfn_write_protect(gfn, PG_LEVEL_4K): every SPTE mapping the gfn at any level
+   * loses W (and MMU-writable: pt_protect) by spte_write_protect; the op flushes if an update needed
+   * it (mmu_spte_update). Consecutive sync_page events of a task are one op: mmu_sync_children
+   * batches up to 16 pages per flush, so its flushes are a lower bound past 16 pages.
+   */
+  private protectGfn(t: TaskState, vm: VmState, cause: 'shadowed-page-table' | 'sync-children', i: number): void {
+    const { view: v, ops, facts, kernel } = this.ctx;
+    const layout = kernel.layout;
+    const gfn = v.gfn(i);
+    const kind: OpKind = cause === 'sync-children' ? 'sync-children' : 'account-shadowed';
+    let op = t.op?.kind === kind && kind === 'sync-children' ? t.op : null;
+    for (const leaf of vm.leavesTouching(null, gfn, gfn + 1)) {
+      const wp = writeProtected(layout, leaf.hi, leaf.lo, true);
+      if (wp.hi === leaf.hi && wp.lo === leaf.lo) continue;
+      op ??= ops.start(t, kind, vm, i);
+      if (leafUpdateNeedsFlush(layout, leaf.hi, leaf.lo, wp.hi, wp.lo)) op.flushingChanges++;
+      facts.change(vm, op, 0, leaf.gfn, leaf.level, leaf.sptep, 'write-protect', leaf.hi, leaf.lo, wp.hi, wp.lo, i, 'inferred');
+      leaf.hi = wp.hi;
+      leaf.lo = wp.lo;
+      leaf.protectedBy = op;
+      for (const l of this.ctx.on.all) l.onWriteProtect?.({ vm: vm.id, gfn: leaf.gfn, level: leaf.level, line: v.lineNo(i), ts: v.tsNs(i), cause, op });
+    }
+    // account_shadowed's flush follows at once; mmu_sync_children's when the batch is over
+    if (op && kind === 'account-shadowed') ops.close(t);
   }
 
   private spteRequested(t: TaskState, i: number): void {
@@ -129,6 +171,9 @@ export class ShadowFamily implements EventFamily {
           if (!staleEntryHarmful(layout, old.hi, old.lo, hi, lo)) op.adOnlyChanges++;
         }
         facts.change(vm, op, 0, gfn, level, sptep, kind, old.hi, old.lo, hi, lo, i, 'inferred');
+        const by = old.protectedBy;
+        if (by && isWritable(lo) && !isWritable(old.lo)) this.tellRestore(t, vm, by, by.kind === 'sync-children' ? 'sync-children' : 'shadowed-page-table', old, i);
+        old.protectedBy = null;
         old.hi = hi;
         old.lo = lo;
         old.level = level;
@@ -142,7 +187,11 @@ export class ShadowFamily implements EventFamily {
       facts.zapLeaf(vm, old, ops.untracedOp(vm, t, i), 'inferred', v.lineNo(i), v.tsNs(i));
     }
     vm.setLeaf(page, slot, 0, gfn, level, sptep, hi, lo).ts = v.tsNs(i);
-    facts.change(vm, op, 0, gfn, level, sptep, 'install', 0, 0, hi, lo, i, 'observed');
+    if (!old && level > 1 && this.dropParentPte(vm, op, gfn, level)) {
+      facts.change(vm, op, 0, gfn, level, sptep, 'collapse', 0, 0, hi, lo, i, 'inferred');
+    } else {
+      facts.change(vm, op, 0, gfn, level, sptep, 'install', 0, 0, hi, lo, i, 'observed');
+    }
     facts.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
   }
 
@@ -166,19 +215,33 @@ export class ShadowFamily implements EventFamily {
     leaf.accessedKnown = true;
     leaf.ts = v.tsNs(i);
     facts.install(vm, t, 0, gfn, level, sptep, hi, lo, i);
-    for (const l of this.ctx.on.all) l.onWriteProtectRestore?.({ vm: vm.id, gfn, level, line: v.lineNo(i), ts: leaf.ts, task: t.task, cause, pass });
+    this.tellRestore(t, vm, pass, cause, leaf, i);
+  }
+
+  /** A write fault made `leaf` writable again after the write-protect `pass` (inferred or modelled: protectGfn). */
+  private tellRestore(t: TaskState, vm: VmState, pass: Op, cause: WriteProtectCause, leaf: Leaf, i: number): void {
+    const v = this.ctx.view;
+    for (const l of this.ctx.on.all) l.onWriteProtectRestore?.({ vm: vm.id, gfn: leaf.gfn, level: leaf.level, line: v.lineNo(i), ts: v.tsNs(i), task: t.task, cause, pass });
   }
 
   private getPage(t: TaskState, i: number): void {
     const v = this.ctx.view;
     const vm = this.ctx.ids.lockWork(t);
     const key = shadowPageKey(v, i);
+    t.lastZapKey = '';
     let sp = vm.shadowPages.get(key);
     if (!sp || v.created(i)) {
       sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: NO_PAGE };
       vm.shadowPages.set(key, sp);
       if (v.created(i)) {
         t.newSp[sp.level] = sp;
+        // mmu.c kvm_mmu_alloc_shadow_page → account_shadowed: a page shadowing a guest page table
+        // write-protects its gfn (sp_has_gptes: not direct; passthrough pages are not told apart, rare)
+        if (!v.direct(i)) this.protectGfn(t, vm, 'shadowed-page-table', i);
+        else if (!vm.isTdp) {
+          this.dropLargeSpte(t, vm, sp, i);
+          vm.directTables.set(`${sp.gfn}/${sp.level}`, sp);
+        }
         for (const l of this.ctx.on.all) {
           l.onShadowPageCreated?.({ vm: vm.id, gen: sp.gen, gfn: sp.gfn, role: sp.role, level: sp.level, line: v.lineNo(i), ts: v.tsNs(i), task: t.task, rootCount: v.rootCount(i), invalidAlready: false, op: null });
         }
@@ -187,10 +250,45 @@ export class ShadowFamily implements EventFamily {
     t.lastSp = sp;
   }
 
+  /**
+   * mmu.c __link_shadow_page → drop_large_spte: a table linked where a huge leaf was replaces that
+   * leaf and flushes (kvm_flush_remote_tlbs_sptep; 6.1, 6.12): a split on demand, its 4K leaves
+   * faulted in later, not a zap. A direct page's gfn is the huge leaf's. The fault's error code tells
+   * whether its walk met a present SPTE (the huge leaf): P clear, it did not; no walk traced, the
+   * split is suspected; several huge leaves of the gfn (aliases), none is split.
+   */
+  private dropLargeSpte(t: TaskState, vm: VmState, sp: ShadowPage, i: number): void {
+    const { ops, facts } = this.ctx;
+    if (faultOnNonPresent(t.faultPferr)) return;
+    const huge = vm.leavesInRange(null, sp.gfn, sp.gfn + 1).filter((l) => l.level === sp.level + 1);
+    if (huge.length !== 1) return;
+    const op = t.op?.kind === 'fault' ? t.op : ops.start(t, 'fault', vm, i);
+    const leaf = huge[0]!;
+    op.flushingChanges++;
+    facts.change(vm, op, leaf.asId, leaf.gfn, leaf.level, leaf.sptep, 'split', leaf.hi, leaf.lo, 0, 0, i, t.faultPferr < 0 ? 'suspected' : 'inferred');
+    vm.removeLeaf(leaf);
+  }
+
+  /**
+   * mmu.c mmu_set_spte: a huge leaf written over a page-table pointer unlinks that table
+   * (drop_parent_pte) and flushes (6.1, 6.12). The shadow MMU traces no link, so the table is the
+   * live direct page of the current generation one level down at this gfn that had SPTEs set (it was
+   * linked to set them); its leaves stay, unreachable, until it is zapped (rmaps still hold them).
+   */
+  private dropParentPte(vm: VmState, op: Op, gfn: number, level: number): boolean {
+    const key = `${gfn}/${level - 1}`;
+    const child = vm.directTables.get(key);
+    if (!child || child.page === NO_PAGE || child.gen !== vm.validGen) return false;
+    vm.directTables.delete(key);
+    op.flushingChanges++;
+    return true;
+  }
+
   /** kvm_mmu_prepare_zap_page: shadow pages, and on the TDP MMU the tables its walks remove. */
   private prepareZap(t: TaskState, i: number): void {
     const { view: v, ids } = this.ctx;
     const key = shadowPageKey(v, i);
+    t.lastZapKey = key;
     if (t.vmThread && !t.vm) {
       // a VM kernel thread (NX recovery, VM teardown) joins the VM its pages name; several: held
       if (ids.placeVmThreadZap(t, key) === 'hold') {
@@ -243,6 +341,8 @@ export class ShadowFamily implements EventFamily {
     // a root still referenced stays alive (invalid) until its second zap (§5.2)
     if (sp && (z.rootCount === 0 || z.secondHalf)) {
       vm.shadowPages.delete(z.key);
+      const dk = `${sp.gfn}/${sp.level}`;
+      if (vm.directTables.get(dk) === sp) vm.directTables.delete(dk);
       if (sp.page !== NO_PAGE) {
         vm.spOfPage.delete(sp.page);
         ids.pageFreed(sp.page);
