@@ -10,6 +10,7 @@ import { fixture, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js
 import { memslotsFromTruth } from '../testing/truth.js';
 import type { FindingsData } from './findings.js';
 import { renderText } from '../report/text.js';
+import { FLUSH_COLUMNS } from './flushes.js';
 
 const skip = haveSharedTraces ? false : `no corpus at ${SHARED_TRACES}`;
 const shared = (rel: string): string => join(SHARED_TRACES, rel);
@@ -275,6 +276,19 @@ test('tdp-mixed (real TDP MMU, 6.1, no TGID): one VM; dontneed and mprotect roun
   // zapped = the VMM's leaf zaps + its prepare_zaps up to the next fast zap (awk over the trace:
   // 1101 + 36, 89 + 36)
   assert.deepEqual(after.slice(0, 2).map((e) => e.zapped), [1137, 125]);
+  // dirty logging under the TDP MMU is traced: the VMM's write-protects (tdp_mmu.c
+  // kvm_tdp_mmu_wrprot_slot, clear_dirty_gfn_range) come after its markers, one ioctl each, and
+  // each flushes (x86.c kvm_mmu_slot_apply_flags, kvm_main.c kvm_get/clear_dirty_log_protect):
+  // truth dirty_enable (the 1024 touched pages present), iter0..2 guest_pages_written=256; awk:
+  // write-protects of kvm-workload-273 between the markers at lines 159195, 161259, 162555, 163851
+  const wp = f!.flushes.table;
+  const col = (n: string): number => FLUSH_COLUMNS.findIndex((c) => c.name === n);
+  const dirtyOps: [number, number][] = [];
+  for (let i = 0; i < wp.length; i++) {
+    const line = wp.getNum(col('line'), i);
+    if (line > 159195 && line < 164200 && wp.getStr(col('op'), i) === 'tdp-other') dirtyOps.push([line, wp.getNum(col('flushing_changes'), i)]);
+  }
+  assert.deepEqual(dirtyOps, [[159197, 1024], [161260, 256], [162557, 256], [163853, 256]]);
 });
 
 test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { skip }, async () => {

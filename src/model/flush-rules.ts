@@ -34,6 +34,11 @@ const CALLER_FLUSHES: FlushRule = {
   rule: () => 'caller flushes after zapping or write-protecting (tdp_mmu.c tdp_mmu_zap_leafs, wrprot_gfn_range callers)',
 };
 
+/** A flush when the op made a leaf change that needs one (spte.ts leafUpdateNeedsFlush). */
+function whenChanged(kernels: string, rule: string): FlushRule {
+  return { kernels, flushes: (op) => op.flushingChanges > 0, rule: () => rule };
+}
+
 const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   'notifier-unmap': NOTIFIER_UNMAP,
   'notifier-age': {
@@ -61,26 +66,13 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
     flushes: never,
     rule: () => 'tdp_mmu.c tdp_mmu_zap_root: invalidated roots and VM teardown need no flush',
   },
-  fault: {
-    kernels: 'all',
-    flushes: (op) => op.flushingChanges > 0,
-    rule: () => 'mmu.c mmu_set_spte / tdp_mmu.c tdp_mmu_map_handle_target_level',
-  },
-  'write-protect': {
-    kernels: 'all (checked on 6.12)',
-    flushes: (op) => op.flushingChanges > 0,
-    rule: () => 'flush after write-protecting: x86.c kvm_mmu_slot_apply_flags and kvm_main.c kvm_get/clear_dirty_log_protect (kvm_flush_remote_tlbs_memslot), mmu.c account_shadowed (kvm_flush_remote_tlbs_gfn)',
-  },
-  'account-shadowed': {
-    kernels: 'all (checked on 6.1, 6.12)',
-    flushes: (op) => op.flushingChanges > 0,
-    rule: () => 'mmu.c account_shadowed: kvm_mmu_slot_gfn_write_protect of the shadowed gfn, then kvm_flush_remote_tlbs_gfn (a level-1 page) or kvm_flush_remote_tlbs (page_track.c __kvm_write_track_add_gfn, upper levels) when it protected something',
-  },
-  'sync-children': {
-    kernels: 'all (checked on 6.1, 6.12)',
-    flushes: (op) => op.flushingChanges > 0,
-    rule: () => 'mmu.c mmu_sync_children: kvm_vcpu_write_protect_gfn of each unsync page of a batch (up to 16), one kvm_mmu_remote_flush_or_zap when any was protected; a run of sync_page events is counted as one batch (a lower bound)',
-  },
+  fault: whenChanged('all', 'mmu.c mmu_set_spte / tdp_mmu.c tdp_mmu_map_handle_target_level'),
+  'write-protect': whenChanged('all (checked on 6.12)',
+    'flush after write-protecting: x86.c kvm_mmu_slot_apply_flags and kvm_main.c kvm_get/clear_dirty_log_protect (kvm_flush_remote_tlbs_memslot), mmu.c account_shadowed (kvm_flush_remote_tlbs_gfn)'),
+  'account-shadowed': whenChanged('all (checked on 6.1, 6.12)',
+    'mmu.c account_shadowed: kvm_mmu_slot_gfn_write_protect of the shadowed gfn, then kvm_flush_remote_tlbs_gfn (a level-1 page) or kvm_flush_remote_tlbs (page_track.c __kvm_write_track_add_gfn, upper levels) when it protected something'),
+  'sync-children': whenChanged('all (checked on 6.1, 6.12)',
+    'mmu.c mmu_sync_children: kvm_vcpu_write_protect_gfn of each unsync page of a batch (up to 16), one kvm_mmu_remote_flush_or_zap when any was protected; a run of sync_page events is counted as one batch (a lower bound)'),
   'tdp-other': CALLER_FLUSHES,
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,

@@ -91,6 +91,10 @@ export class Replay {
         continue;
       }
       if (k === Ev.Marker) {
+        // a marker is the task's write(2) to trace_marker: whatever KVM ioctl it made is over
+        const t = this.ctx.tasks.get(v.pid(i));
+        if (t?.episode) ops.endEpisode(t);
+        else if (t?.op) ops.close(t);
         for (const l of on.marker) l.onMarker!({ text: v.payload(i), line: v.lineNo(i), ts: v.tsNs(i) });
         continue;
       }

@@ -40,6 +40,12 @@ export class TdpFamily implements EventFamily {
     const layout = kernel.layout;
     const kind = classifyChange(layout, level, oHi, oLo, nHi, nLo);
     let op = t.op;
+    const oldLeafPresent = isPresent(layout, oHi, oLo) && isLeaf(level, oLo);
+    if (op?.kind === 'notifier-unmap' && oldLeafPresent && isPresent(layout, nHi, nLo)) {
+      // tdp_mmu.c kvm_tdp_mmu_unmap_gfn_range only zaps: a present leaf changed in place is the task's
+      // next op, e.g. dirty logging's kvm_tdp_mmu_wrprot_slot / clear_dirty_gfn_range from the VMM
+      op = ops.start(t, 'tdp-other', vm, i);
+    }
     if (!op) {
       op = ops.start(t, 'tdp-other', vm, i);
       // tdp_mmu.c kvm_tdp_mmu_zap_invalidated_roots: after a fast zap the invalidated roots are
@@ -52,7 +58,7 @@ export class TdpFamily implements EventFamily {
       if (t.note) t.note.vm = vm.id;
     }
     const line = v.lineNo(i), ts = v.tsNs(i);
-    const oldLeaf = isPresent(layout, oHi, oLo) && isLeaf(level, oLo);
+    const oldLeaf = oldLeafPresent;
     const newLeaf = isPresent(layout, nHi, nLo) && isLeaf(level, nLo);
     if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && op.kind === 'tdp-other') {
       // tdp_mmu.c tdp_mmu_zap_root: only root teardown removes root entries, and neither invalidated
