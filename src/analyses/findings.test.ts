@@ -314,3 +314,25 @@ test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { ski
   }
   assert.deepEqual(inWindow, { 'tdp-other unresolved': 4096, 'tdp-other upgrade': 4096 });
 });
+
+test('tdp-aging-memcg (real TDP MMU, 6.1, memcg reclaim): aging flushes that only cleared Accessed, zaps as the truth lines say', { skip }, async () => {
+  let f: FindingsData | undefined;
+  const r = await analyzeTrace(shared('tdp-nested/tdp-aging-memcg.ftrace.txt.gz'), { onFindings: (x) => void (f = x) });
+  // the VM's first fault installs over a 0 SPTE (line 876): 6.9 or older, 6.1-6.12 rules from then
+  // on, not only from the first frozen SPTE (line 322850; before, every aging flush was decided
+  // by the default 6.15+ rules: 0 flushes)
+  assert.deepEqual([r.model!.rules.set, r.model!.rules.source], ['5.13-6.12', 'trace']);
+  // the VMM thread's memcg reclaim ages (clear_flush_young): grep -c kvm_age_hva 14967; 8122 of
+  // them are followed by a traced Accessed clear (awk), each flushed on 6.1 (kvm_main.c
+  // kvm_mmu_notifier_clear_flush_young), none needed: only Accessed was cleared
+  const a = f!.notifications.aging;
+  assert.deepEqual([a.ageCalls, a.young, a.flushes], [14967, 8122, 8122]);
+  assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 8122, avoidable: 0, missing: 0 });
+  // zap outcomes between the markers (a script over the trace pairing each level-1 zap with the
+  // gfn's next install, A/D masked): limit shrink (lines 251066-267324): the 10 file-slot pages
+  // truth says vanished and came back with the same pfn are identical, 10 system pages needed,
+  // 1729 swapped-out pages never refault; force_empty (267457-293823): truth changed_pfn=4096 for
+  // the file slot, plus 18 system pages needed, 323 anon pages unresolved
+  assert.deepEqual(outcomesBetween(f!, 251066, 267324), { identical: 10, needed: 10, unresolved: 1729 });
+  assert.deepEqual(outcomesBetween(f!, 267457, 293823), { needed: 4114, unresolved: 323 });
+});

@@ -54,3 +54,18 @@ test('frozen SPTE values name the layout; only 6.1 and 7.x pin the rules down', 
   k.detectVersion(0x80000000, 0x1a0);
   assert.deepEqual([k.rules.set, k.layout.gen], ['5.13-6.12', '6.10-6.18']);
 });
+
+test('a non-present TDP SPTE of 0 shows 6.9 or older at once; bit 63 (6.10+) pins nothing down', () => {
+  const k = new KernelView();
+  k.detectVersion(0, 0);
+  assert.deepEqual([k.rules.set, k.rules.source, k.layout.gen], ['5.13-6.12', 'trace', '6.1-6.9']);
+  // the frozen value seen later agrees, and names itself as the reason
+  k.detectVersion(0, 0x5a0);
+  assert.match(k.rules.why, /^frozen SPTE value 5a0/);
+  const later = new KernelView();
+  later.detectVersion(0x80000000, 0);
+  assert.deepEqual([later.rules.set, later.rules.source], ['>=6.15', 'default']);
+  const opt = new KernelView(rulesFromOption('6.12'));
+  opt.detectVersion(0, 0);
+  assert.equal(opt.rules.source, 'option');
+});

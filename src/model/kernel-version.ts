@@ -108,6 +108,7 @@ export class KernelView {
   private eptKnown = false;
 
   private genFromTrace = false;
+  private zeroNonPresent = false;
 
   constructor(rules: KernelRules = DEFAULT_RULES) {
     this.rules = rules;
@@ -131,6 +132,10 @@ export class KernelView {
    * as they were (--kernel, else the default) and the report says the trace cannot tell.
    */
   detectVersion(hi: number, lo: number): void {
+    if (hi === 0 && lo === 0) {
+      this.detectZeroNonPresent();
+      return;
+    }
     if (this.genFromTrace || this.rules.source === 'option' || !isFrozen(hi, lo)) return;
     this.genFromTrace = true;
     const gen: SpteGen = lo === 0x1a0 ? '>=7.0' : hi === 0 ? '6.1-6.9' : '6.10-6.18';
@@ -140,6 +145,21 @@ export class KernelView {
     this.rules = set
       ? { set, spteGen: gen, source: 'trace', why }
       : { ...this.rules, spteGen: gen, why: `${why}, which 6.12 and 6.13+ share: ${this.rules.set} rules assumed; pass --kernel to choose` };
+    this.layout.gen = gen;
+    this.layout.leafFlush613 = leafFlushRuleOf613(this.rules.set);
+  }
+
+  /**
+   * A TDP SPTE that is 0 when not present: SHADOW_NONPRESENT_VALUE is bit 63 from 6.10 (spte.h,
+   * x86_64), so the kernel is 6.9 or older. It shows at a VM's first fault, long before a frozen
+   * SPTE would, and every flush decided until then would follow the newest rules.
+   */
+  private detectZeroNonPresent(): void {
+    if (this.genFromTrace || this.zeroNonPresent || this.rules.source === 'option') return;
+    this.zeroNonPresent = true;
+    const gen: SpteGen = this.layout.gen === '<=6.0' ? '<=6.0' : '6.1-6.9';
+    const why = 'non-present TDP SPTEs are 0 (spte.h SHADOW_NONPRESENT_VALUE is bit 63 from 6.10): 6.9 or older, 5.13-6.12 rules assumed (5.12 and older not told apart; pass --kernel to choose)';
+    this.rules = { set: '5.13-6.12', spteGen: gen, source: 'trace', why };
     this.layout.gen = gen;
     this.layout.leafFlush613 = leafFlushRuleOf613(this.rules.set);
   }

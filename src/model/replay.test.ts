@@ -237,3 +237,49 @@ test('shadow MMU: a table linked where a huge leaf was splits it (drop_large_spt
   // four faults: two install, the split and the collapse each flush
   assert.deepEqual(f.flushes.byOp.fault, { needed: 2, unneeded: 0, avoidable: 0, missing: 0 });
 });
+
+test('TDP VM running a nested guest: its shadow pages (not direct) hold rmap SPTEs the model keeps; their zaps are untraced, the TDP MMU\'s traced', async () => {
+  // Made by hand in 6.1's format (NPT SPTE values as in tdp-nested/tdp-mixed): L1's vCPU maps gfn
+  // 40000 (L2's RAM) and 1234 (L1's nested page table) through the TDP MMU; L2's first fault
+  // shadows that table (kvm_mmu_get_page without `direct`: account_shadowed write-protects gfn 1234,
+  // traced as the TDP MMU's change) and sets a shadow SPTE for 40000 in the new page; the VMM
+  // unmaps 40000's page (the TDP zap traced, the rmap zap not); both refault unchanged; then the
+  // shadow page is zapped (its leaf with it, untraced)
+  const nhva = (gfn: number): string => `0x${(HVA0 + (gfn - 0x40000) * 4096).toString(16).padStart(14, '0')}`;
+  const slots: Memslot[] = [{ slot: 1, as_id: 0, base_gfn: 0x40000, npages: 16, userspace_addr: HVA0 }];
+  const tdpFault = (t: number, gfn: string, pfn: string, old: string, spte: string, at: string): string[] => [
+    ev(VCPU, 0, `1.${String(t).padStart(6, '0')}`, 'kvm_mmu_spte_requested', `gfn ${gfn} pfn ${pfn} level 1`),
+    ev(VCPU, 0, `1.${String(t + 1).padStart(6, '0')}`, 'kvm_tdp_mmu_spte_changed', `as id 0 gfn ${gfn} level 1 old_spte ${old} new_spte ${spte}`, '...2.'),
+    ev(VCPU, 0, `1.${String(t + 2).padStart(6, '0')}`, 'kvm_mmu_set_spte', `gfn ${gfn} spte ${spte} (rwxu) level 1 at ${at}`),
+  ];
+  const nestedFault = (t: number): string[] => [
+    ev(VCPU, 0, `1.${String(t).padStart(6, '0')}`, 'kvm_mmu_spte_requested', 'gfn 40000 pfn 15059f level 1'),
+    ev(VCPU, 0, `1.${String(t + 1).padStart(6, '0')}`, 'kvm_mmu_set_spte', 'gfn 40000 spte 15059fe67 (rwxu) level 1 at 2d4633000'),
+  ];
+  const trace = tinyTrace([
+    ...tdpFault(1, '40000', '15059f', '0', '15059fe67', '10b91e000'),
+    ...tdpFault(4, '1234', '1a2b3', '0', '1a2b3e67', '10b91f1a0'),
+    ev(VCPU, 0, '1.000010', 'kvm_mmu_get_page', 'sp gen 0 gfn 1234 l1 8-byte q0 wux nxe ad root 0 sync new'),
+    // spte.c: write-protecting clears W and MMU-writable (bit 10 on NPT)
+    ev(VCPU, 0, '1.000011', 'kvm_tdp_mmu_spte_changed', 'as id 0 gfn 1234 level 1 old_spte 1a2b3e67 new_spte 1a2b3a65', '...2.'),
+    ...nestedFault(12),
+    ev(VMM, 1, '1.000020', 'kvm_unmap_hva_range', `mmu notifier unmap range: ${nhva(0x40000)} -- ${nhva(0x40001)}`, '.....'),
+    ev(VMM, 1, '1.000021', 'kvm_tdp_mmu_spte_changed', 'as id 0 gfn 40000 level 1 old_spte 15059fe67 new_spte 0', '...2.'),
+    ...tdpFault(30, '40000', '15059f', '0', '15059fe67', '10b91e000'),
+    ...nestedFault(33),
+    ev(VCPU, 0, '1.000040', 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 1234 l1 8-byte q0 wux nxe ad root 0 sync'),
+  ]);
+  const f = (await analyzeTrace(trace, { model: { memslots: slots } })).findings!;
+  // the TDP zap (observed) and the rmap zap (inferred) came back unchanged; the shadow page's zap
+  // drops its leaf, which nothing refaults (before: the nested SPTE was dropped: 1 zap in all)
+  assert.deepEqual(f.redundantZaps.byOutcome, { identical: 2, upgrade: 0, downgrade: 0, needed: 0, unresolved: 1 });
+  assert.deepEqual(f.redundantZaps.byEvidence, { observed: 1, inferred: 1, suspected: 0 });
+  // account_shadowed flushes after the TDP write-protect (needed: W cleared); the notifier flushes
+  // for its two zaps (avoidable: both came back unchanged); the page zap commits with a flush
+  assert.deepEqual(f.flushes.byOp, {
+    'account-shadowed': { needed: 1, unneeded: 0, avoidable: 0, missing: 0 },
+    'notifier-unmap': { needed: 0, unneeded: 0, avoidable: 1, missing: 0 },
+    'zap-pages': { needed: 1, unneeded: 0, avoidable: 0, missing: 0 },
+  });
+  assert.equal(f.notifications.byTask['kvm-workload']!.sptesZapped, 2);
+});

@@ -24,12 +24,23 @@ export interface ShadowPage {
   gfn: number;
   role: string;
   level: number;
+  /** role.direct: false for a page shadowing a guest page table (on a TDP VM: a nested guest's). */
+  direct: boolean;
   /**
    * Leaf group of its SPTEs: the physical page (sptep >> 12) learned from the first SPTE set in it;
    * for a table an eager split filled untraced, a tdpGroup key until an SPTE shows its address;
    * else NO_PAGE.
    */
   page: number;
+}
+
+/**
+ * The leaves among `leaves` that the shadow MMU keeps in rmaps, whose changes and zaps are untraced:
+ * all of a shadow-paging VM's; on a TDP VM only a nested guest's (mmu.c kvm_memslots_have_rmaps),
+ * told by their SPTE address: the TDP MMU's changes are traced and carry none.
+ */
+export function rmapLeaves(vm: VmState, leaves: Leaf[]): Leaf[] {
+  return vm.isTdp ? leaves.filter((l) => l.sptep >= 0) : leaves;
 }
 
 /** A shadow page whose SPTEs' address is not known yet (tdpGroup keys are ≤ -2). */

@@ -7,7 +7,7 @@ import type { Notification, OpKind } from '../facts.js';
 import { agingLockless, notifierLockElided } from '../kernel-version.js';
 import { PAGE, hitsOf, type Memslot, type SlotHit } from '../memslots.js';
 import { clearAccessed, isAccessed } from '../spte.js';
-import type { Leaf, VmState } from '../vm-state.js';
+import { rmapLeaves, type Leaf, type VmState } from '../vm-state.js';
 import type { EventFamily } from './family.js';
 
 const KIND_OF_EVENT: Partial<Record<Ev, Notification['kind']>> = {
@@ -52,9 +52,10 @@ export class NotifierFamily implements EventFamily {
     if (!vm) return;
     const leaves = this.rangeLeaves(vm, hvaStart, hvaEnd, note);
     if (note.overlap !== 'unknown') note.lockTaken = this.lockTaken(note);
-    if (kind === 'change-pte' || vm.isTdp) return; // change_pte never finds anything (§6.1); TDP changes are traced
+    if (kind === 'change-pte') return; // change_pte never finds anything (§6.1)
     const layout = kernel.layout;
-    for (const leaf of leaves) {
+    // the TDP MMU's zaps and Accessed clears are traced (families/tdp.ts); the rmap walk's are not
+    for (const leaf of rmapLeaves(vm, leaves)) {
       if (kind === 'unmap') {
         // kvm_unmap_gfn_range drops every SPTE of the range (rmap walk; untraced on the shadow MMU)
         facts.zapLeaf(vm, leaf, op, 'inferred', note.line, note.ts);

@@ -4,7 +4,7 @@
 import { Ev } from '../event-view.js';
 import type { ModelContext, TaskState } from '../context.js';
 import type { Op } from '../facts.js';
-import type { VmState } from '../vm-state.js';
+import { rmapLeaves, type VmState } from '../vm-state.js';
 import type { EventFamily } from './family.js';
 
 export class ObsoleteFamily implements EventFamily {
@@ -55,6 +55,7 @@ export class ObsoleteFamily implements EventFamily {
     this.ctx.ids.join(t, vm, 'only-vm');
     vm.validGen = gen ^ 1;
     op.vm = vm.id;
-    if (!vm.isTdp) for (const leaf of vm.allLeaves()) this.ctx.facts.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
+    // the TDP MMU's invalidated roots are zapped with traced changes; shadow pages (a TDP VM's nested guest's) untraced
+    for (const leaf of rmapLeaves(vm, vm.allLeaves())) this.ctx.facts.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
   }
 }

@@ -6,7 +6,7 @@ import { Ev, type EventView } from '../event-view.js';
 import type { ModelContext, TaskState } from '../context.js';
 import type { Op, OpKind, WriteProtectCause } from '../facts.js';
 import { classifyChange, isPresent, isWritable, leafUpdateNeedsFlush, staleEntryHarmful, writeProtected } from '../spte.js';
-import { NO_PAGE, shadowGroup, shadowSlot, type Leaf, type ShadowPage, type VmState } from '../vm-state.js';
+import { NO_PAGE, rmapLeaves, shadowGroup, shadowSlot, type Leaf, type ShadowPage, type VmState } from '../vm-state.js';
 import type { HeldZap, ZapOf } from '../vm-identity.js';
 import type { EventFamily } from './family.js';
 import type { ObsoleteFamily } from './obsolete.js';
@@ -79,7 +79,7 @@ export class ShadowFamily implements EventFamily {
     const gfn = v.gfn(i);
     const kind: OpKind = cause === 'sync-children' ? 'sync-children' : 'account-shadowed';
     let op = t.op?.kind === kind && kind === 'sync-children' ? t.op : null;
-    for (const leaf of vm.leavesTouching(null, gfn, gfn + 1)) {
+    for (const leaf of rmapLeaves(vm, vm.leavesTouching(null, gfn, gfn + 1))) {
       const wp = writeProtected(layout, leaf.hi, leaf.lo, true);
       if (wp.hi === leaf.hi && wp.lo === leaf.lo) continue;
       op ??= ops.start(t, kind, vm, i);
@@ -90,8 +90,11 @@ export class ShadowFamily implements EventFamily {
       leaf.protectedBy = op;
       for (const l of this.ctx.on.all) l.onWriteProtect?.({ vm: vm.id, gfn: leaf.gfn, level: leaf.level, line: v.lineNo(i), ts: v.tsNs(i), cause, op });
     }
-    // account_shadowed's flush follows at once; mmu_sync_children's when the batch is over
-    if (op && kind === 'account-shadowed') ops.close(t);
+    // account_shadowed's flush follows at once; on a TDP VM after the TDP MMU's traced write-protect of
+    // the gfn (mmu.c kvm_mmu_slot_gfn_write_protect → kvm_tdp_mmu_write_protect_gfn), whose changes join
+    // the op; mmu_sync_children's when the batch is over
+    if (kind === 'account-shadowed' && vm.isTdp) op ??= ops.start(t, kind, vm, i);
+    else if (op && kind === 'account-shadowed') ops.close(t);
   }
 
   private spteRequested(t: TaskState, i: number): void {
@@ -101,8 +104,8 @@ export class ShadowFamily implements EventFamily {
     if (t.cowHva >= 0) {
       // hva_to_pfn broke copy-on-write for this fault: hva ↔ gfn (memslots.ts InferredMemslots)
       vm.inferred.add(gfn, t.cowHva);
-      if (!vm.memslots && t.op?.kind === 'notifier-unmap' && !vm.isTdp) {
-        for (const leaf of vm.leavesInRange(null, gfn, gfn + 1)) facts.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
+      if (!vm.memslots && t.op?.kind === 'notifier-unmap') {
+        for (const leaf of rmapLeaves(vm, vm.leavesInRange(null, gfn, gfn + 1))) facts.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
         if (t.note) Object.assign(t.note, { overlap: 'inside', memslotSource: 'inferred', gfnStart: gfn, gfnEnd: gfn + 1, lockTaken: true });
       }
       t.cowHva = -1;
@@ -119,17 +122,19 @@ export class ShadowFamily implements EventFamily {
   private setSpte(t: TaskState, i: number): void {
     const { view: v, ids, ops, facts, kernel } = this.ctx;
     let vm = ids.lockWork(t);
-    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before and
-    // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level)
-    if (vm.isTdp) {
-      t.vm = ids.notePage(vm, shadowGroup(v.sptep(i)), true);
-      if (t.op?.kind === 'fault') ops.close(t);
-      return;
-    }
     const sptep = v.sptep(i);
     const page = shadowGroup(sptep);
     const level = v.level(i);
     const sp = t.newSp[level];
+    // on the TDP MMU the change was already traced by kvm_tdp_mmu_spte_changed just before and
+    // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level).
+    // A TDP VM's nested guest runs on shadow pages (mmu.c kvm_mmu_get_page, not direct): an SPTE set
+    // in one is the shadow MMU's
+    if (vm.isTdp && !(sp ? !sp.direct : vm.spOfPage.get(page)?.direct === false)) {
+      t.vm = ids.notePage(vm, shadowGroup(v.sptep(i)), true);
+      if (t.op?.kind === 'fault') ops.close(t);
+      return;
+    }
     if (sp) ids.claimPage(vm, t, page, i);
     vm = ids.notePage(vm, page);
     t.vm = vm;
@@ -231,7 +236,7 @@ export class ShadowFamily implements EventFamily {
     t.lastZapKey = '';
     let sp = vm.shadowPages.get(key);
     if (!sp || v.created(i)) {
-      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), page: NO_PAGE };
+      sp = { gen: v.spGen(i), gfn: v.gfn(i), role: v.roleKey(i), level: v.level(i), direct: v.direct(i), page: NO_PAGE };
       vm.shadowPages.set(key, sp);
       if (v.created(i)) {
         t.newSp[sp.level] = sp;
@@ -316,7 +321,7 @@ export class ShadowFamily implements EventFamily {
     let op: Op;
     if (t.episode) {
       op = t.episode.op;
-    } else if (vm?.isTdp) {
+    } else if (vm?.isTdp && this.ctx.view.direct(i)) {
       // the walk that unlinks a TDP table traces its prepare_zap (tdp_mmu.c handle_removed_pt), before
       // or after the unlink by kernel version; the unlink is what counts (families/tdp.ts)
       op = t.op && TDP_WALK.has(t.op.kind) ? t.op : ops.start(t, 'tdp-other', vm, i);
@@ -325,7 +330,7 @@ export class ShadowFamily implements EventFamily {
     }
     if (secondHalf) op.rootsFreed++;
     else {
-      if (!vm?.isTdp) op.tablesZapped++;
+      if (!vm?.isTdp || !this.ctx.view.direct(i)) op.tablesZapped++;
       ops.episodeZap(op, i);
     }
     return op;

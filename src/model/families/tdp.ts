@@ -36,6 +36,7 @@ export class TdpFamily implements EventFamily {
     vm.isTdp = true;
     kernel.detectFlavour(level, oHi, oLo);
     kernel.detectFlavour(level, nHi, nLo);
+    kernel.detectVersion(oHi, oLo);
     kernel.detectVersion(nHi, nLo);
     const layout = kernel.layout;
     const kind = classifyChange(layout, level, oHi, oLo, nHi, nLo);
