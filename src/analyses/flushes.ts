@@ -1,7 +1,7 @@
 // Flushes (finding 2): the TLB flushes the kernel issues per operation by its rules (x86 traces
 // no flush event, §4.4), each judged needed / unneeded / avoidable, plus missing ones.
 import { taskLabel, type FactListener, type Op } from '../model/facts.js';
-import { flushesOnYield } from '../model/flush-rules.js';
+import { extraFlushes } from '../model/flush-rules.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
 import type { LockBreaksData } from './lock-breaks.js';
 import type { ZapsData } from './zaps.js';
@@ -14,12 +14,12 @@ export const FLUSH_COLUMNS = [
   { name: 'ts_ns', kind: 'int', doc: 'its time' },
   { name: 'vm', kind: 'str', doc: 'VM id' },
   { name: 'task', kind: 'str', doc: 'task (comm-pid)' },
-  { name: 'op', kind: 'str', doc: 'notifier-unmap, notifier-age, zap-all-fast, zap-pages, fault, tdp-other' },
+  { name: 'op', kind: 'str', doc: 'operation kind (model/facts.ts OpKind): notifier-unmap, notifier-age, zap-all-fast, zap-pages, fault, tdp-other, zap-collapsible, write-protect, ...' },
   { name: 'leaf_zaps', kind: 'int', doc: 'present leaves zapped' },
   { name: 'tables_zapped', kind: 'int', doc: 'page tables / shadow pages zapped' },
   { name: 'flushing_changes', kind: 'int', doc: 'leaf changes that need a flush by the kernel rule' },
   { name: 'ad_only_changes', kind: 'int', doc: 'changes that only cleared Accessed/Dirty' },
-  { name: 'yield_flushes', kind: 'int', doc: 'flushes before its observed mmu_lock breaks (TDP leaf zap walks, NX recovery), on top of the final one' },
+  { name: 'extra_flushes', kind: 'int', doc: 'flushes on top of the final one: before each observed mmu_lock break (TDP leaf zap walks, NX recovery), one per table (zap-collapsible)' },
   { name: 'verdict', kind: 'str', doc: 'needed | unneeded (nothing a stale TLB entry could harm) | avoidable (all its zaps were redundant) | missing (W/D cleared, no flush)' },
   { name: 'evidence', kind: 'str', doc: 'always inferred: x86 does not trace its remote TLB flushes' },
   { name: 'rule', kind: 'str', doc: 'kernel rule (file + function) the flush decision follows' },
@@ -32,8 +32,8 @@ export interface FlushesData {
   unneeded: number;
   avoidable: number;
   missing: number;
-  /** Flushes before observed mmu_lock breaks (flush-rules.ts flushesOnYield), counted in inferred and needed. */
-  yieldFlushes: number;
+  /** Flushes on top of each op's final one (flush-rules.ts extraFlushes), counted in inferred and needed. */
+  extraFlushes: number;
   byOp: Record<string, Record<FlushVerdict, number>>;
 }
 
@@ -48,11 +48,11 @@ export class FlushesHandler implements FactListener {
   data(zaps: ZapsData, breaks: LockBreaksData): FlushesData {
     const table = new FindingsTable('flushes', FLUSH_COLUMNS);
     const c = columnIndex(FLUSH_COLUMNS);
-    const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, yieldFlushes: 0, byOp: {} };
+    const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, extraFlushes: 0, byOp: {} };
     for (const op of this.ops) {
       const verdict = verdictOf(op, zaps.perOp.get(op.id));
       // each one flushes the SPTEs zapped since the last: needed
-      const yields = flushesOnYield(op) ? breaks.observedByOp.get(op.id) ?? 0 : 0;
+      const extra = extraFlushes(op, breaks.observedByOp.get(op.id) ?? 0);
       const r = table.add();
       table.num(c.op_id, r, op.id);
       table.num(c.line, r, op.line);
@@ -64,7 +64,7 @@ export class FlushesHandler implements FactListener {
       table.num(c.tables_zapped, r, op.tablesZapped);
       table.num(c.flushing_changes, r, op.flushingChanges);
       table.num(c.ad_only_changes, r, op.adOnlyChanges);
-      table.num(c.yield_flushes, r, yields);
+      table.num(c.extra_flushes, r, extra);
       table.str(c.verdict, r, verdict);
       table.str(c.evidence, r, 'inferred');
       table.str(c.rule, r, op.flushRule);
@@ -72,10 +72,10 @@ export class FlushesHandler implements FactListener {
       out[verdict]++;
       const byOp = (out.byOp[op.kind] ??= { needed: 0, unneeded: 0, avoidable: 0, missing: 0 });
       byOp[verdict]++;
-      out.inferred += yields;
-      out.needed += yields;
-      out.yieldFlushes += yields;
-      byOp.needed += yields;
+      out.inferred += extra;
+      out.needed += extra;
+      out.extraFlushes += extra;
+      byOp.needed += extra;
     }
     return out;
   }

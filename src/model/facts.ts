@@ -31,7 +31,9 @@ export type OpKind =
   // an untraced write-protect pass (dirty logging, account_shadowed), inferred from the faults undoing it
   | 'write-protect'
   // a traced event's write-protect of a guest page table's gfn (mmu.c account_shadowed, mmu_sync_children)
-  | 'account-shadowed' | 'sync-children';
+  | 'account-shadowed' | 'sync-children'
+  // the VMM's zap of 4K tables a huge page can replace when dirty logging stops (mmu.c kvm_mmu_zap_collapsible_sptes, TDP MMU)
+  | 'zap-collapsible';
 
 
 export interface Op {

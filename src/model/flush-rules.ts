@@ -74,18 +74,29 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   'sync-children': whenChanged('all (checked on 6.1, 6.12)',
     'mmu.c mmu_sync_children: kvm_vcpu_write_protect_gfn of each unsync page of a batch (up to 16), one kvm_mmu_remote_flush_or_zap when any was protected; a run of sync_page events is counted as one batch (a lower bound)'),
   'tdp-other': CALLER_FLUSHES,
+  'zap-collapsible': {
+    kernels: '6.1-6.12 (checked on 6.1, 6.12); 6.13+ recovers huge pages in place instead',
+    flushes: (op) => op.tablesZapped > 0,
+    rule: () => 'tdp_mmu.c zap_collapsible_spte_range: each tdp_mmu_zap_spte_atomic of a table flushes remote TLBs (one flush per table), under mmu_lock for read',
+  },
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,
 };
 
 /**
- * Whether the op flushes before each mmu_lock break it makes, on top of its final flush (the
- * breaks are found by analyses/lock-breaks.ts): TDP leaf zap walks (tdp_mmu.c tdp_mmu_zap_leafs →
- * tdp_mmu_iter_cond_resched(flush)) and NX recovery (mmu.c kvm_recover_nx_huge_pages →
- * kvm_mmu_remote_flush_or_zap at each break); checked on 6.12. kvm_zap_obsolete_pages, root
- * teardown and the shadow MMU's other page zaps yield without flushing.
+ * Flushes the op issues on top of its final one, given its observed mmu_lock breaks (found by
+ * analyses/lock-breaks.ts): one per table a zap_collapsible walk zaps (tdp_mmu.c
+ * tdp_mmu_zap_spte_atomic; it yields without flushing), one before each break of TDP leaf zap walks
+ * (tdp_mmu.c tdp_mmu_zap_leafs → tdp_mmu_iter_cond_resched(flush)) and of NX recovery (mmu.c
+ * kvm_recover_nx_huge_pages → kvm_mmu_remote_flush_or_zap at each break); checked on 6.12.
+ * kvm_zap_obsolete_pages, root teardown and the shadow MMU's other page zaps yield without flushing.
  */
-export function flushesOnYield(op: Op): boolean {
+export function extraFlushes(op: Op, observedBreaks: number): number {
+  if (op.kind === 'zap-collapsible') return Math.max(0, op.tablesZapped - 1);
+  return flushesOnYield(op) ? observedBreaks : 0;
+}
+
+function flushesOnYield(op: Op): boolean {
   if (!op.episode) return false;
   if (NX_RECOVERY.test(op.task.comm) && (op.kind === 'zap-pages' || op.kind === 'tdp-other')) return true;
   // a TDP walk's leaf zaps are its episode zaps (families/tdp.ts); shadow notifier zaps are untraced

@@ -40,7 +40,7 @@ export interface FindingsReport {
     /** Refault latency of the redundant zaps, in log bins of µs (4 per decade); non-empty bins only. */
     refaultLatencyHistogram: LatencyBin[];
   };
-  flushes: { inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; yieldFlushes: number; byOp: Record<string, Record<string, number>> };
+  flushes: { inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; extraFlushes: number; byOp: Record<string, Record<string, number>> };
   lockBreaks: { episodes: number; breaks: number; byEvidence: { observed: number; suspected: number }; suspectGapUs: number; list: EpisodeSummary[] };
   notifications: { total: number; noEffect: number; outsideMemslots: number; byOverlap: Record<string, number>; byTask: Record<string, SourceTotals> };
   aging: { ageCalls: number; testAgeCalls: number; young: number; youngUnknown: number; flushes: number; byTask: Record<string, { age: number; testAge: number; young: number }> };
@@ -91,7 +91,7 @@ function findingsReport(f: FindingsData): FindingsReport {
       zapsByEvidence: f.zaps.byEvidence, byCause: f.zaps.byCause, refaultUs: f.zaps.refaultUs, examples: f.zaps.examples,
       hotRanges: f.zaps.hotRanges, refaultLatencyHistogram: f.zaps.refaultLatencyHistogram,
     },
-    flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, yieldFlushes: f.flushes.yieldFlushes, byOp: f.flushes.byOp },
+    flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, extraFlushes: f.flushes.extraFlushes, byOp: f.flushes.byOp },
     lockBreaks: {
       episodes: f.lockBreaks.episodes.length, breaks: f.lockBreaks.breaks, byEvidence: f.lockBreaks.byEvidence,
       suspectGapUs: f.lockBreaks.suspectGapUs, list: f.lockBreaks.episodes,

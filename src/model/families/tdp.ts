@@ -11,6 +11,17 @@ const MAPS_ANEW: ReadonlySet<ChangeKind> = new Set(['install', 'collapse', 'pfn-
 /** Entries of a root page table (4- or 5-level paging): only root teardown removes them. */
 const ROOT_ENTRY_LEVEL = 4;
 
+/**
+ * The VMM starting a walk by unlinking a table a huge page could replace (levels 2-3,
+ * KVM_MAX_HUGEPAGE_LEVEL): dirty logging turned off zaps collapsible SPTEs (x86.c
+ * kvm_mmu_slot_apply_flags → tdp_mmu.c zap_collapsible_spte_range, 6.1-6.12). Its other walks
+ * start otherwise: notifier and leaf zaps at leaves, root teardown at the root, a fast zap's
+ * invalidated roots after the zap_all_fast event; NX recovery is a kernel thread.
+ */
+function collapsibleZap(t: TaskState, kind: ChangeKind, level: number): boolean {
+  return kind === 'unlink' && (level === 2 || level === 3) && !t.kernelThread && !t.vmThread && t.lastOpKind !== 'zap-all-fast';
+}
+
 export class TdpFamily implements EventFamily {
   constructor(private readonly ctx: ModelContext) {}
 
@@ -48,10 +59,11 @@ export class TdpFamily implements EventFamily {
       op = ops.start(t, 'tdp-other', vm, i);
     }
     if (!op) {
-      op = ops.start(t, 'tdp-other', vm, i);
+      op = ops.start(t, collapsibleZap(t, kind, level) ? 'zap-collapsible' : 'tdp-other', vm, i);
       // tdp_mmu.c kvm_tdp_mmu_zap_invalidated_roots: after a fast zap the invalidated roots are
-      // zapped under mmu_lock for read (checked on 6.12)
-      op.sharedLock = t.lastOpKind === 'zap-all-fast';
+      // zapped under mmu_lock for read (checked on 6.12); so are collapsible tables (mmu.c
+      // kvm_mmu_zap_collapsible_sptes, 6.1, 6.12)
+      op.sharedLock = t.lastOpKind === 'zap-all-fast' || op.kind === 'zap-collapsible';
     }
     if (op.vm === '') {
       // a notification that came before any VM was known: its traced zaps say whose it is
@@ -61,7 +73,7 @@ export class TdpFamily implements EventFamily {
     const line = v.lineNo(i), ts = v.tsNs(i);
     const oldLeaf = oldLeafPresent;
     const newLeaf = isPresent(layout, nHi, nLo) && isLeaf(level, nLo);
-    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && op.kind === 'tdp-other') {
+    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && (op.kind === 'tdp-other' || op.kind === 'zap-collapsible')) {
       // tdp_mmu.c tdp_mmu_zap_root: only root teardown removes root entries, and neither invalidated
       // roots nor VM teardown flush (kvm_tdp_mmu_zap_invalidated_roots, kvm_tdp_mmu_zap_all)
       op.kind = 'zap-root';
