@@ -33,7 +33,9 @@ export type OpKind =
   // a traced event's write-protect of a guest page table's gfn (mmu.c account_shadowed, mmu_sync_children)
   | 'account-shadowed' | 'sync-children'
   // the VMM's zap of 4K tables a huge page can replace when dirty logging stops (mmu.c kvm_mmu_zap_collapsible_sptes, TDP MMU)
-  | 'zap-collapsible';
+  | 'zap-collapsible'
+  // its 6.13+ successor: the tables are replaced by huge leaves in place (tdp_mmu.c recover_huge_pages_range)
+  | 'recover-huge-pages';
 
 
 export interface Op {

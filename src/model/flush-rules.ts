@@ -74,6 +74,8 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
   'sync-children': whenChanged('all (checked on 6.1, 6.12)',
     'mmu.c mmu_sync_children: kvm_vcpu_write_protect_gfn of each unsync page of a batch (up to 16), one kvm_mmu_remote_flush_or_zap when any was protected; a run of sync_page events is counted as one batch (a lower bound)'),
   'tdp-other': CALLER_FLUSHES,
+  'recover-huge-pages': whenChanged('6.13+ (from the 6.13 series\' patches; not checked on a release)',
+    'tdp_mmu.c recover_huge_pages_range: one kvm_flush_remote_tlbs_memslot after replacing tables by huge leaves, and one before each yield (tdp_mmu_iter_cond_resched(flush))'),
   'zap-collapsible': {
     kernels: '6.1-6.12 (checked on 6.1, 6.12); 6.13+ recovers huge pages in place instead',
     flushes: (op) => op.tablesZapped > 0,
@@ -100,7 +102,7 @@ function flushesOnYield(op: Op): boolean {
   if (!op.episode) return false;
   if (NX_RECOVERY.test(op.task.comm) && (op.kind === 'zap-pages' || op.kind === 'tdp-other')) return true;
   // a TDP walk's leaf zaps are its episode zaps (families/tdp.ts); shadow notifier zaps are untraced
-  return op.kind === 'tdp-other' || op.kind === 'notifier-unmap';
+  return op.kind === 'tdp-other' || op.kind === 'notifier-unmap' || op.kind === 'recover-huge-pages';
 }
 
 /** Decides the op's flush by its kind's rule, and records the rule applied. */

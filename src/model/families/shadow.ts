@@ -30,7 +30,7 @@ function faultOnNonPresent(pferr: number): boolean {
 }
 
 /** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
-const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root', 'zap-collapsible']);
+const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root', 'zap-collapsible', 'recover-huge-pages']);
 
 export class ShadowFamily implements EventFamily {
   constructor(private readonly ctx: ModelContext, private readonly obsolete: ObsoleteFamily) {}

@@ -19,7 +19,11 @@ const ROOT_ENTRY_LEVEL = 4;
  * invalidated roots after the zap_all_fast event; NX recovery is a kernel thread.
  */
 function collapsibleZap(t: TaskState, kind: ChangeKind, level: number): boolean {
-  return kind === 'unlink' && (level === 2 || level === 3) && !t.kernelThread && !t.vmThread && t.lastOpKind !== 'zap-all-fast';
+  return kind === 'unlink' && hugeCapableVmmWalk(t, level);
+}
+
+function hugeCapableVmmWalk(t: TaskState, level: number): boolean {
+  return (level === 2 || level === 3) && !t.kernelThread && !t.vmThread && t.lastOpKind !== 'zap-all-fast';
 }
 
 export class TdpFamily implements EventFamily {
@@ -101,7 +105,16 @@ export class TdpFamily implements EventFamily {
       // the removed table's page is free for another VM (tdp_mmu.c handle_removed_pt)
       ids.pageFreed(pfnOf(oHi, oLo));
     }
-    if (kind === 'collapse') op.flushingChanges++;
+    if (kind === 'collapse') {
+      op.flushingChanges++;
+      if (op.kind === 'tdp-other' && hugeCapableVmmWalk(t, level)) {
+        // 6.13+: dirty logging turned off replaces the 4K tables by huge leaves in place, under
+        // mmu_lock for read (mmu.c kvm_mmu_recover_huge_pages; from the 6.13 series' patches, not
+        // checked on a release); before or after the removed table's children by kernel version
+        op.kind = 'recover-huge-pages';
+        op.sharedLock = true;
+      }
+    }
     if (oldLeaf && newLeaf && kind !== 'same') {
       const wdClear = writeOrDirtyCleared(layout, oHi, oLo, nHi, nLo);
       if (op.kind === 'fault') {
