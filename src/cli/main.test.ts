@@ -166,13 +166,13 @@ test('report: a saved JSON report renders as analyze renders it (html, text, md)
 
 test('--kernel sets the rule set, the SPTE layout and the role layout; --role-layout still wins', () => {
   const cases: [string[], string, string, string][] = [
-    [['--kernel', '7.2'], '>=6.15', '>=7.0', 'v7.2'],
+    [['--kernel', '7.2'], '>=6.18', '>=7.0', 'v7.2'],
     [['--kernel', '4.19'], '<=5.12', '<=6.0', 'v4'],
     [['--kernel', '5.15'], '5.13-6.12', '<=6.0', 'v5.1'],
     [['--kernel', '6.12.117'], '5.13-6.12', '6.10-6.18', 'v5.17'],
     [['--kernel', '6.13'], '6.13-6.14', '6.10-6.18', 'v5.17'],
-    [['--kernel', '6.18'], '>=6.15', '6.10-6.18', 'v5.17'],
-    [['--kernel', '7.2', '--role-layout', 'v5.1'], '>=6.15', '>=7.0', 'v5.1'],
+    [['--kernel', '6.18'], '>=6.18', '6.10-6.18', 'v5.17'],
+    [['--kernel', '7.2', '--role-layout', 'v5.1'], '>=6.18', '>=7.0', 'v5.1'],
   ];
   for (const [args, set, gen, layout] of cases) {
     const r = run(['analyze', fixture('cuts/touch.perf.txt'), '--format', 'json', ...args]);

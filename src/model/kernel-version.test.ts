@@ -47,8 +47,8 @@ test('frozen SPTE values name the layout; only 6.1 and 7.x pin the rules down', 
     return k;
   };
   assert.deepEqual([seen(0, 0x5a0).rules.set, seen(0, 0x5a0).layout.gen], ['5.13-6.12', '6.1-6.9']);
-  assert.deepEqual([seen(0x80000000, 0x5a0).rules.set, seen(0x80000000, 0x5a0).rules.source, seen(0x80000000, 0x5a0).layout.gen], ['>=6.15', 'default', '6.10-6.18']);
-  assert.deepEqual([seen(0x80000000, 0x1a0).rules.set, seen(0x80000000, 0x1a0).layout.gen], ['>=6.15', '>=7.0']);
+  assert.deepEqual([seen(0x80000000, 0x5a0).rules.set, seen(0x80000000, 0x5a0).rules.source, seen(0x80000000, 0x5a0).layout.gen], ['>=6.18', 'default', '6.10-6.18']);
+  assert.deepEqual([seen(0x80000000, 0x1a0).rules.set, seen(0x80000000, 0x1a0).layout.gen], ['>=6.18', '>=7.0']);
   // --kernel wins over the trace
   const k = new KernelView(rulesFromOption('6.12'));
   k.detectVersion(0x80000000, 0x1a0);
@@ -64,7 +64,7 @@ test('a non-present TDP SPTE of 0 shows 6.9 or older at once; bit 63 (6.10+) pin
   assert.match(k.rules.why, /^frozen SPTE value 5a0/);
   const later = new KernelView();
   later.detectVersion(0x80000000, 0);
-  assert.deepEqual([later.rules.set, later.rules.source], ['>=6.15', 'default']);
+  assert.deepEqual([later.rules.set, later.rules.source], ['>=6.18', 'default']);
   const opt = new KernelView(rulesFromOption('6.12'));
   opt.detectVersion(0, 0);
   assert.equal(opt.rules.source, 'option');

@@ -8,9 +8,10 @@ import { isFrozen, isLeaf, isPresent, type SpteLayout } from './spte.js';
 /**
  * Flush and locking rules, by the kernel range they hold for: notifier lock elision outside
  * memslots (5.13, the 2021 notifier series), no flush for aging and leaf_spte_change_needs_tlb_flush
- * ("KVM x86 MMU changes for 6.13"), lockless aging ("KVM x86/mmu changes for 6.15").
+ * ("KVM x86 MMU changes for 6.13"), lockless aging ("KVM x86/mmu changes for 6.15"), TDP NX huge page
+ * recovery under the read lock ("KVM x86 MMU changes for 6.18").
  */
-export type RuleSet = '<=5.12' | '5.13-6.12' | '6.13-6.14' | '>=6.15';
+export type RuleSet = '<=5.12' | '5.13-6.12' | '6.13-6.14' | '6.15-6.17' | '>=6.18';
 
 /**
  * SPTE layouts (spte.h; kvm-mmu-reference.md §3): present = non-zero (<=6.0) or bit 11; frozen
@@ -41,14 +42,14 @@ function byVersion<T>(ranges: readonly (readonly [number, T])[], last: T, versio
   return ranges.find(([below]) => v < below)?.[1] ?? last;
 }
 
-const RULE_SETS = [[5013, '<=5.12'], [6013, '5.13-6.12'], [6015, '6.13-6.14']] as const;
+const RULE_SETS = [[5013, '<=5.12'], [6013, '5.13-6.12'], [6015, '6.13-6.14'], [6018, '6.15-6.17']] as const;
 const SPTE_GENS = [[6001, '<=6.0'], [6010, '6.1-6.9'], [7000, '6.10-6.18']] as const;
 /** kvm_mmu_page_role layouts (ingest/role.ts ROLE_LAYOUTS). */
 const ROLE_LAYOUT_RANGES = [[5001, 'v4'], [5017, 'v5.1'], [7002, 'v5.17']] as const;
 
 /** Rule set of a kernel version string. */
 export function ruleSetOfVersion(version: string): RuleSet {
-  return byVersion<RuleSet>(RULE_SETS, '>=6.15', version);
+  return byVersion<RuleSet>(RULE_SETS, '>=6.18', version);
 }
 
 /** SPTE layout of a kernel version string. */
@@ -62,7 +63,7 @@ export function roleLayoutOfVersion(version: string): RoleLayoutName {
 }
 
 export const DEFAULT_RULES: KernelRules = {
-  set: '>=6.15',
+  set: '>=6.18',
   spteGen: '>=7.0',
   source: 'default',
   why: 'no version in the trace: newest rules assumed (v7.2/v7.3 sources; pass --kernel to choose)',
@@ -82,7 +83,12 @@ export function agingFlushes(set: RuleSet): boolean {
 
 /** Aging takes no mmu_lock (KVM_MMU_LOCKLESS_AGING, x86 from 6.15). */
 export function agingLockless(set: RuleSet): boolean {
-  return set === '>=6.15';
+  return set === '6.15-6.17' || set === '>=6.18';
+}
+
+/** TDP NX huge page recovery holds mmu_lock for read (mmu.c kvm_recover_nx_huge_pages, 6.18+). */
+export function tdpNxRecoveryShared(set: RuleSet): boolean {
+  return set === '>=6.18';
 }
 
 /**
@@ -90,7 +96,7 @@ export function agingLockless(set: RuleSet): boolean {
  * leaf_spte_change_needs_tlb_flush, 6.13+); before, mmu.c mmu_spte_update's older rule.
  */
 export function leafFlushRuleOf613(set: RuleSet): boolean {
-  return set === '6.13-6.14' || set === '>=6.15';
+  return set === '6.13-6.14' || set === '6.15-6.17' || set === '>=6.18';
 }
 
 /**
@@ -141,7 +147,7 @@ export class KernelView {
     const gen: SpteGen = lo === 0x1a0 ? '>=7.0' : hi === 0 ? '6.1-6.9' : '6.10-6.18';
     const value = `${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)}`;
     const why = `frozen SPTE value ${value} (spte.h FROZEN_SPTE/REMOVED_SPTE): SPTE layout ${gen}`;
-    const set = gen === '>=7.0' ? '>=6.15' : gen === '6.1-6.9' ? '5.13-6.12' : null;
+    const set = gen === '>=7.0' ? '>=6.18' : gen === '6.1-6.9' ? '5.13-6.12' : null;
     this.rules = set
       ? { set, spteGen: gen, source: 'trace', why }
       : { ...this.rules, spteGen: gen, why: `${why}, which 6.12 and 6.13+ share: ${this.rules.set} rules assumed; pass --kernel to choose` };

@@ -284,11 +284,13 @@ test('TDP VM running a nested guest: its shadow pages (not direct) hold rmap SPT
   assert.equal(f.notifications.byTask['kvm-workload']!.sptesZapped, 2);
 });
 
-test('TDP MMU, 6.13+: the VMM replacing 4K tables by huge leaves (dirty logging off) holds mmu_lock for read: a vCPU fault beside it is no lock break; one flush', async () => {
-  // Made by hand in 6.12's format (EPT values as fixtures/tdp/tdp-collapse.v6.12; 6.13's prints
-  // the same): a vCPU maps 12 4K pages of gfn 40200-4020b (pfn 123600-12360b); the VMM's
-  // recover_huge_pages_range replaces their table by a 2M leaf of pfn 123600, the table's 12
-  // present children are frozen; halfway a vCPU fault on gfn 50000 runs beside it
+/**
+ * A TDP walk by `walker` over the 4K table of gfn 40200-4020b (made by hand in 6.12's format, EPT
+ * values as fixtures/tdp/tdp-collapse.v6.12; 6.13-6.18 print the same): a vCPU maps the 12 pages
+ * (pfn 123600-12360b), then the walk changes their level-2 entry to `parentNew` and freezes the
+ * table's 12 present children; halfway a vCPU fault on gfn 50000 runs beside it.
+ */
+function tableWalkTrace(walker: string, parentNew: string): string {
   const at = (n: number): string => `1.${String(n).padStart(6, '0')}`;
   const hex = (n: number): string => n.toString(16);
   const lines: string[] = [];
@@ -298,20 +300,34 @@ test('TDP MMU, 6.13+: the VMM replacing 4K tables by huge leaves (dirty logging 
     lines.push(ev(VCPU, 0, at(n + 2), 'kvm_mmu_set_spte', `gfn ${hex(gfn)} spte 8600000${hex(pfn)}b77 (rwxu) level 1 at ${hex(0x1b2c41000 + (gfn - 0x40200) * 8)}`));
   };
   for (let k = 0; k < 12; k++) fault(10 + k * 3, 0x40200 + k, 0x123600 + k);
-  const freeze = (n: number, k: number): string => ev(VMM, 1, at(n), 'kvm_tdp_mmu_spte_changed', `as id 0 gfn ${hex(0x40200 + k)} level 1 old_spte 8600000${hex(0x123600 + k)}b77 new_spte 80000000000005a0`);
-  lines.push(ev(VMM, 1, at(100), 'kvm_tdp_mmu_spte_changed', 'as id 0 gfn 40200 level 2 old_spte 80000001b2c41907 new_spte 8600000123600bf7'));
-  lines.push(ev(VMM, 1, at(101), 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 40200 l1 8-byte q0 direct wux nxe ad root 0 sync'));
+  const freeze = (n: number, k: number): string => ev(walker, 1, at(n), 'kvm_tdp_mmu_spte_changed', `as id 0 gfn ${hex(0x40200 + k)} level 1 old_spte 8600000${hex(0x123600 + k)}b77 new_spte 80000000000005a0`);
+  lines.push(ev(walker, 1, at(100), 'kvm_tdp_mmu_spte_changed', `as id 0 gfn 40200 level 2 old_spte 80000001b2c41907 new_spte ${parentNew}`));
+  lines.push(ev(walker, 1, at(101), 'kvm_mmu_prepare_zap_page', 'sp gen 0 gfn 40200 l1 8-byte q0 direct wux nxe ad root 0 sync'));
   for (let k = 0; k < 6; k++) lines.push(freeze(102 + k, k));
-  lines.push(ev(VCPU, 0, at(110), 'kvm_mmu_spte_requested', 'gfn 50000 pfn 155000 level 1'));
-  lines.push(ev(VCPU, 0, at(111), 'kvm_tdp_mmu_spte_changed', 'as id 0 gfn 50000 level 1 old_spte 8000000000000000 new_spte 8600000155000b77'));
-  lines.push(ev(VCPU, 0, at(112), 'kvm_mmu_set_spte', 'gfn 50000 spte 8600000155000b77 (rwxu) level 1 at 1b2c42000'));
+  fault(110, 0x50000, 0x155000);
   for (let k = 6; k < 12; k++) lines.push(freeze(114 + k, k));
-  const r = await analyzeTrace(tinyTrace(lines), { model: { rules: rulesFromOption('6.13') } });
-  const f = r.findings!;
-  // one flush at the end (kvm_flush_remote_tlbs_memslot), needed: the 4K translations changed level
-  assert.deepEqual(f.flushes.byOp['recover-huge-pages'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
-  // the walk's episode: its 12 frozen children and the table's prepare_zap; the vCPU's fault ran
-  // beside it, not in a break (a write-lock walk would show 1 observed break there)
+  return tinyTrace(lines);
+}
+
+/** The walk's episode (the first starts at line 37 of tableWalkTrace): zapped, observed breaks. */
+async function walkBreaks(trace: string, kernel: string): Promise<[number | undefined, number | undefined, Record<string, Record<string, number>>]> {
+  const f = (await analyzeTrace(trace, { model: { rules: rulesFromOption(kernel) } })).findings!;
   const e = f.lockBreaks.list.find((x) => x.line > 36);
-  assert.deepEqual([e?.zapped, e?.breaksObserved], [13, 0]);
+  return [e?.zapped, e?.breaksObserved, f.flushes.byOp];
+}
+
+test('TDP MMU, 6.13+: the VMM replacing 4K tables by huge leaves (dirty logging off) holds mmu_lock for read: a vCPU fault beside it is no lock break; one flush', async () => {
+  // recover_huge_pages_range: the 2M leaf maps pfn 123600 in place of the table
+  const [zapped, breaks, byOp] = await walkBreaks(tableWalkTrace(VMM, '8600000123600bf7'), '6.13');
+  // one flush at the end (kvm_flush_remote_tlbs_memslot), needed: the 4K translations changed level
+  assert.deepEqual(byOp['recover-huge-pages'], { needed: 1, unneeded: 0, avoidable: 0, missing: 0 });
+  // the episode: its 12 frozen children and the table's prepare_zap; the vCPU's fault ran beside
+  // it, not in a break (a write-lock walk would show 1 observed break there)
+  assert.deepEqual([zapped, breaks], [13, 0]);
+});
+
+test('TDP MMU NX recovery: a vCPU fault between its zaps is a lock break up to 6.17, none from 6.18 (read lock)', async () => {
+  const trace = tableWalkTrace('kvm-nx-lpage-re-102', '80000000000005a0');
+  assert.deepEqual((await walkBreaks(trace, '6.17')).slice(0, 2), [13, 1]);
+  assert.deepEqual((await walkBreaks(trace, '6.18')).slice(0, 2), [13, 0]);
 });

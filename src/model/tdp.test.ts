@@ -63,8 +63,8 @@ test('TDP zap: notifier zaps refault identical x2, upgrade, downgrade, needed; t
     const { set, spteGen, source, why } = r.model!.rules;
     if (v === 'v6.1') assert.deepEqual([set, spteGen, source], ['5.13-6.12', '6.1-6.9', 'trace']);
     else {
-      assert.deepEqual([set, spteGen, source], ['>=6.15', '6.10-6.18', 'default']);
-      assert.match(why, /6\.12 and 6\.13\+ share: >=6\.15 rules assumed; pass --kernel/);
+      assert.deepEqual([set, spteGen, source], ['>=6.18', '6.10-6.18', 'default']);
+      assert.match(why, /6\.12 and 6\.13\+ share: >=6\.18 rules assumed; pass --kernel/);
     }
   }
 });

@@ -1,7 +1,9 @@
 // The TDP MMU (tdp_mmu.c): every SPTE change is traced (kvm_tdp_mmu_spte_changed, from
 // handle_changed_spte), with its (as_id, gfn, level) and no SPTE address.
 import type { ModelContext, TaskState } from '../context.js';
+import { tdpNxRecoveryShared } from '../kernel-version.js';
 import { classifyChange, isAccessed, isLeaf, isPresent, leafUpdateNeedsFlush, pfnOf, staleEntryHarmful, writeOrDirtyCleared, type ChangeKind } from '../spte.js';
+import { NX_RECOVERY } from '../vm-identity.js';
 import { tdpGroup, tdpSlot } from '../vm-state.js';
 import type { EventFamily } from './family.js';
 import { splitChildren } from './splits.js';
@@ -68,6 +70,10 @@ export class TdpFamily implements EventFamily {
       // zapped under mmu_lock for read (checked on 6.12); so are collapsible tables (mmu.c
       // kvm_mmu_zap_collapsible_sptes, 6.1, 6.12)
       op.sharedLock = t.lastOpKind === 'zap-all-fast' || op.kind === 'zap-collapsible';
+    }
+    if (op.kind === 'tdp-other' && !op.sharedLock && NX_RECOVERY.test(t.task.comm) && tdpNxRecoveryShared(kernel.rules.set)) {
+      // mmu.c kvm_recover_nx_huge_pages: the TDP MMU's NX recovery holds mmu_lock for read (6.18+)
+      op.sharedLock = true;
     }
     if (op.vm === '') {
       // a notification that came before any VM was known: its traced zaps say whose it is
