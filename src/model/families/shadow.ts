@@ -130,8 +130,9 @@ export class ShadowFamily implements EventFamily {
     // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level).
     // A TDP VM's nested guest runs on shadow pages (mmu.c kvm_mmu_get_page, not direct): an SPTE set
     // in one is the shadow MMU's
-    if (vm.isTdp && !(sp ? !sp.direct : vm.spOfPage.get(page)?.direct === false)) {
-      t.vm = ids.notePage(vm, shadowGroup(v.sptep(i)), true);
+    const inNestedPage = sp ? !sp.direct : vm.spOfPage.get(page)?.direct === false;
+    if (vm.isTdp && !inNestedPage) {
+      t.vm = ids.notePage(vm, page, true);
       if (t.op?.kind === 'fault') ops.close(t);
       return;
     }

@@ -24,6 +24,7 @@ function collapsibleZap(t: TaskState, kind: ChangeKind, level: number): boolean 
   return kind === 'unlink' && hugeCapableVmmWalk(t, level);
 }
 
+/** A walk of the VMM's own (no kernel thread, no fast zap's aftermath) at a level a huge page can map. */
 function hugeCapableVmmWalk(t: TaskState, level: number): boolean {
   return (level === 2 || level === 3) && !t.kernelThread && !t.vmThread && t.lastOpKind !== 'zap-all-fast';
 }
