@@ -334,8 +334,8 @@ test('tdp-aging-memcg (real TDP MMU, 6.1, memcg reclaim): aging flushes that onl
   const a = f!.notifications.aging;
   assert.deepEqual([a.ageCalls, a.young, a.flushes], [14967, 8122, 8122]);
   assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 8122, avoidable: 0, missing: 0 });
-  // zap outcomes between the markers (a script over the trace pairing each level-1 zap with the
-  // gfn's next install, A/D masked): limit shrink (lines 251066-267324): the 10 file-slot pages
+  // zap outcomes between the markers (fixtures/truth/tdp_zap_outcomes.py, no model code, gives
+  // the same for both windows): limit shrink (lines 251066-267324): the 10 file-slot pages
   // truth says vanished and came back with the same pfn are identical, 10 system pages needed,
   // 1729 swapped-out pages never refault; force_empty (267457-293823): truth changed_pfn=4096 for
   // the file slot, plus 18 system pages needed, 323 anon pages unresolved

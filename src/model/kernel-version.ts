@@ -12,6 +12,9 @@ import { isFrozen, isLeaf, isPresent, type SpteLayout } from './spte.js';
  * recovery under the read lock ("KVM x86 MMU changes for 6.18").
  */
 export type RuleSet = '<=5.12' | '5.13-6.12' | '6.13-6.14' | '6.15-6.17' | '>=6.18';
+const RULE_SET_ORDER: readonly RuleSet[] = ['<=5.12', '5.13-6.12', '6.13-6.14', '6.15-6.17', '>=6.18'];
+/** The rule set holds for kernels from those of `first` on. */
+const since = (set: RuleSet, first: RuleSet): boolean => RULE_SET_ORDER.indexOf(set) >= RULE_SET_ORDER.indexOf(first);
 
 /**
  * SPTE layouts (spte.h; kvm-mmu-reference.md §3): present = non-zero (<=6.0) or bit 11; frozen
@@ -78,12 +81,12 @@ export function rulesFromOption(version: string): KernelRules {
  * ≤6.12); x86 selects KVM_ELIDE_TLB_FLUSH_IF_YOUNG later (v7.3 arch/x86/kvm/Kconfig).
  */
 export function agingFlushes(set: RuleSet): boolean {
-  return set === '<=5.12' || set === '5.13-6.12';
+  return !since(set, '6.13-6.14');
 }
 
 /** Aging takes no mmu_lock (KVM_MMU_LOCKLESS_AGING, x86 from 6.15). */
 export function agingLockless(set: RuleSet): boolean {
-  return set === '6.15-6.17' || set === '>=6.18';
+  return since(set, '6.15-6.17');
 }
 
 /** TDP NX huge page recovery holds mmu_lock for read (mmu.c kvm_recover_nx_huge_pages, 6.18+). */
@@ -96,7 +99,7 @@ export function tdpNxRecoveryShared(set: RuleSet): boolean {
  * leaf_spte_change_needs_tlb_flush, 6.13+); before, mmu.c mmu_spte_update's older rule.
  */
 export function leafFlushRuleOf613(set: RuleSet): boolean {
-  return set === '6.13-6.14' || set === '6.15-6.17' || set === '>=6.18';
+  return since(set, '6.13-6.14');
 }
 
 /**
@@ -148,11 +151,9 @@ export class KernelView {
     const value = `${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)}`;
     const why = `frozen SPTE value ${value} (spte.h FROZEN_SPTE/REMOVED_SPTE): SPTE layout ${gen}`;
     const set = gen === '>=7.0' ? '>=6.18' : gen === '6.1-6.9' ? '5.13-6.12' : null;
-    this.rules = set
+    this.adopt(set
       ? { set, spteGen: gen, source: 'trace', why }
-      : { ...this.rules, spteGen: gen, why: `${why}, which 6.12 and 6.13+ share: ${this.rules.set} rules assumed; pass --kernel to choose` };
-    this.layout.gen = gen;
-    this.layout.leafFlush613 = leafFlushRuleOf613(this.rules.set);
+      : { ...this.rules, spteGen: gen, why: `${why}, which 6.12 and 6.13+ share: ${this.rules.set} rules assumed; pass --kernel to choose` });
   }
 
   /**
@@ -163,10 +164,13 @@ export class KernelView {
   private detectZeroNonPresent(): void {
     if (this.genFromTrace || this.zeroNonPresent || this.rules.source === 'option') return;
     this.zeroNonPresent = true;
-    const gen: SpteGen = this.layout.gen === '<=6.0' ? '<=6.0' : '6.1-6.9';
     const why = 'non-present TDP SPTEs are 0 (spte.h SHADOW_NONPRESENT_VALUE is bit 63 from 6.10): 6.9 or older, 5.13-6.12 rules assumed (5.12 and older not told apart; pass --kernel to choose)';
-    this.rules = { set: '5.13-6.12', spteGen: gen, source: 'trace', why };
-    this.layout.gen = gen;
-    this.layout.leafFlush613 = leafFlushRuleOf613(this.rules.set);
+    this.adopt({ set: '5.13-6.12', spteGen: '6.1-6.9', source: 'trace', why });
+  }
+
+  private adopt(rules: KernelRules): void {
+    this.rules = rules;
+    this.layout.gen = rules.spteGen;
+    this.layout.leafFlush613 = leafFlushRuleOf613(rules.set);
   }
 }

@@ -35,12 +35,14 @@ export interface ShadowPage {
 }
 
 /**
- * The leaves among `leaves` that the shadow MMU keeps in rmaps, whose changes and zaps are untraced:
+ * The leaves of `leavesOf()` that the shadow MMU keeps in rmaps, whose changes and zaps are untraced:
  * all of a shadow-paging VM's; on a TDP VM only a nested guest's (mmu.c kvm_memslots_have_rmaps),
- * told by their SPTE address: the TDP MMU's changes are traced and carry none.
+ * told by their SPTE address: the TDP MMU's changes are traced and carry none. A TDP VM with no
+ * indirect shadow page has none, and its leaves are not even listed.
  */
-export function rmapLeaves(vm: VmState, leaves: Leaf[]): Leaf[] {
-  return vm.isTdp ? leaves.filter((l) => l.sptep >= 0) : leaves;
+export function rmapLeaves(vm: VmState, leavesOf: () => Leaf[]): Leaf[] {
+  if (!vm.isTdp) return leavesOf();
+  return vm.hasIndirectPages ? leavesOf().filter((l) => l.sptep >= 0) : [];
 }
 
 /** A shadow page whose SPTEs' address is not known yet (tdpGroup keys are ≤ -2). */
@@ -92,6 +94,8 @@ export class VmState {
   unplacedSplitTables = 0;
   /** kvm_tdp_mmu_spte_changed seen: its zaps are traced, not inferred. */
   isTdp = false;
+  /** A shadow page not direct was created (kvm_mmu_get_page): on a TDP VM, a nested guest's. */
+  hasIndirectPages = false;
   /** A TDP leaf was installed (families/tdp.ts): the VM's vCPUs have shown. */
   tdpInstalled = false;
   readonly tasks = new Map<number, string>();
@@ -286,6 +290,7 @@ export class VmState {
   /** Moves another VM's state into this one (two task groups turned out to be one VM). */
   absorb(o: VmState): void {
     this.tdpInstalled ||= o.tdpInstalled;
+    this.hasIndirectPages ||= o.hasIndirectPages;
     for (const [r, bits] of o.everMapped) {
       const mine = this.everMapped.get(r);
       if (!mine) this.everMapped.set(r, bits.slice());

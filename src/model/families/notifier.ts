@@ -55,7 +55,7 @@ export class NotifierFamily implements EventFamily {
     if (kind === 'change-pte') return; // change_pte never finds anything (§6.1)
     const layout = kernel.layout;
     // the TDP MMU's zaps and Accessed clears are traced (families/tdp.ts); the rmap walk's are not
-    for (const leaf of rmapLeaves(vm, leaves)) {
+    for (const leaf of rmapLeaves(vm, () => leaves)) {
       if (kind === 'unmap') {
         // kvm_unmap_gfn_range drops every SPTE of the range (rmap walk; untraced on the shadow MMU)
         facts.zapLeaf(vm, leaf, op, 'inferred', note.line, note.ts);

@@ -56,6 +56,6 @@ export class ObsoleteFamily implements EventFamily {
     vm.validGen = gen ^ 1;
     op.vm = vm.id;
     // the TDP MMU's invalidated roots are zapped with traced changes; shadow pages (a TDP VM's nested guest's) untraced
-    for (const leaf of rmapLeaves(vm, vm.allLeaves())) this.ctx.facts.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
+    for (const leaf of rmapLeaves(vm, () => vm.allLeaves())) this.ctx.facts.zapLeaf(vm, leaf, op, 'inferred', op.line, op.ts);
   }
 }

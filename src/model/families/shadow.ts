@@ -79,7 +79,7 @@ export class ShadowFamily implements EventFamily {
     const gfn = v.gfn(i);
     const kind: OpKind = cause === 'sync-children' ? 'sync-children' : 'account-shadowed';
     let op = t.op?.kind === kind && kind === 'sync-children' ? t.op : null;
-    for (const leaf of rmapLeaves(vm, vm.leavesTouching(null, gfn, gfn + 1))) {
+    for (const leaf of rmapLeaves(vm, () => vm.leavesTouching(null, gfn, gfn + 1))) {
       const wp = writeProtected(layout, leaf.hi, leaf.lo, true);
       if (wp.hi === leaf.hi && wp.lo === leaf.lo) continue;
       op ??= ops.start(t, kind, vm, i);
@@ -105,7 +105,7 @@ export class ShadowFamily implements EventFamily {
       // hva_to_pfn broke copy-on-write for this fault: hva ↔ gfn (memslots.ts InferredMemslots)
       vm.inferred.add(gfn, t.cowHva);
       if (!vm.memslots && t.op?.kind === 'notifier-unmap') {
-        for (const leaf of rmapLeaves(vm, vm.leavesInRange(null, gfn, gfn + 1))) facts.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
+        for (const leaf of rmapLeaves(vm, () => vm.leavesInRange(null, gfn, gfn + 1))) facts.zapLeaf(vm, leaf, t.op, 'inferred', t.op.line, t.op.ts);
         if (t.note) Object.assign(t.note, { overlap: 'inside', memslotSource: 'inferred', gfnStart: gfn, gfnEnd: gfn + 1, lockTaken: true });
       }
       t.cowHva = -1;
@@ -130,7 +130,7 @@ export class ShadowFamily implements EventFamily {
     // `at` is no shadow-page slot; it is the fault's last event (tdp_mmu.c tdp_mmu_map_handle_target_level).
     // A TDP VM's nested guest runs on shadow pages (mmu.c kvm_mmu_get_page, not direct): an SPTE set
     // in one is the shadow MMU's
-    const inNestedPage = sp ? !sp.direct : vm.spOfPage.get(page)?.direct === false;
+    const inNestedPage = vm.hasIndirectPages && (sp ? !sp.direct : vm.spOfPage.get(page)?.direct === false);
     if (vm.isTdp && !inNestedPage) {
       t.vm = ids.notePage(vm, page, true);
       if (t.op?.kind === 'fault') ops.close(t);
@@ -243,8 +243,10 @@ export class ShadowFamily implements EventFamily {
         t.newSp[sp.level] = sp;
         // mmu.c kvm_mmu_alloc_shadow_page → account_shadowed: a page shadowing a guest page table
         // write-protects its gfn (sp_has_gptes: not direct; passthrough pages are not told apart, rare)
-        if (!v.direct(i)) this.protectGfn(t, vm, 'shadowed-page-table', i);
-        else if (!vm.isTdp) {
+        if (!v.direct(i)) {
+          vm.hasIndirectPages = true;
+          this.protectGfn(t, vm, 'shadowed-page-table', i);
+        } else if (!vm.isTdp) {
           this.dropLargeSpte(t, vm, sp, i);
           vm.directTables.set(`${sp.gfn}/${sp.level}`, sp);
         }

@@ -72,7 +72,7 @@ export class TdpFamily implements EventFamily {
       // kvm_mmu_zap_collapsible_sptes, 6.1, 6.12)
       op.sharedLock = t.lastOpKind === 'zap-all-fast' || op.kind === 'zap-collapsible';
     }
-    if (op.kind === 'tdp-other' && !op.sharedLock && NX_RECOVERY.test(t.task.comm) && tdpNxRecoveryShared(kernel.rules.set)) {
+    if (t.vmThread && op.kind === 'tdp-other' && !op.sharedLock && tdpNxRecoveryShared(kernel.rules.set) && NX_RECOVERY.test(t.task.comm)) {
       // mmu.c kvm_recover_nx_huge_pages: the TDP MMU's NX recovery holds mmu_lock for read (6.18+)
       op.sharedLock = true;
     }
