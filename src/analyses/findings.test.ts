@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeTrace } from '../pipeline/analyze.js';
-import { fixture, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
+import { fixture, readCounts, SHARED_TRACES, haveSharedTraces } from '../testing/fixtures.js';
 import { memslotsFromTruth } from '../testing/truth.js';
 import type { FindingsData } from './findings.js';
 import { renderText } from '../report/text.js';
@@ -321,24 +321,24 @@ test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { ski
   assert.deepEqual(walks.map((e) => [e.zapped, e.breaksObserved]), [[8208, 0], [4112, 0]]);
 });
 
-test('tdp-aging-memcg (real TDP MMU, 6.1, memcg reclaim): aging flushes that only cleared Accessed, zaps as the truth lines say', { skip }, async () => {
+test('tdp-aging-memcg (real TDP MMU, 6.1, memcg reclaim): aging flushes that only cleared Accessed, zaps as the truth lines say', async () => {
   let f: FindingsData | undefined;
-  const r = await analyzeTrace(shared('tdp-nested/tdp-aging-memcg.ftrace.txt.gz'), { onFindings: (x) => void (f = x) });
-  // the VM's first fault installs over a 0 SPTE (line 876): 6.9 or older, 6.1-6.12 rules from then
-  // on, not only from the first frozen SPTE (line 322850; before, every aging flush was decided
-  // by the default 6.15+ rules: 0 flushes)
+  const r = await analyzeTrace(fixture('tdp-nested/tdp-aging-memcg.ftrace.txt.gz'), { onFindings: (x) => void (f = x) });
+  assert.deepEqual(r.events.byName, readCounts(fixture('tdp-nested/tdp-aging-memcg.ftrace.txt.counts')));
+  // the VM's first install over a 0 SPTE (line 880) gives 6.1-6.12 rules from then on; the first
+  // frozen 0x5a0 comes only at teardown (line 148089): without the former every aging flush below is 0
   assert.deepEqual([r.model!.rules.set, r.model!.rules.source], ['5.13-6.12', 'trace']);
-  // the VMM thread's memcg reclaim ages (clear_flush_young): grep -c kvm_age_hva 14967; 8122 of
-  // them are followed by a traced Accessed clear (awk), each flushed on 6.1 (kvm_main.c
-  // kvm_mmu_notifier_clear_flush_young), none needed: only Accessed was cleared
+  // the VMM thread's memcg reclaim ages (clear_flush_young): grep -c kvm_age_hva 13794; 7277 of
+  // them are followed by a traced Accessed clear on the same task (awk, fixtures/tdp-nested/README.md),
+  // each flushed on 6.1 (kvm_main.c kvm_mmu_notifier_clear_flush_young), none needed: only Accessed was cleared
   const a = f!.notifications.aging;
-  assert.deepEqual([a.ageCalls, a.young, a.flushes], [14967, 8122, 8122]);
-  assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 8122, avoidable: 0, missing: 0 });
-  // zap outcomes between the markers (fixtures/truth/tdp_zap_outcomes.py, no model code, gives
-  // the same for both windows): limit shrink (lines 251066-267324): the 10 file-slot pages
-  // truth says vanished and came back with the same pfn are identical, 10 system pages needed,
-  // 1729 swapped-out pages never refault; force_empty (267457-293823): truth changed_pfn=4096 for
-  // the file slot, plus 18 system pages needed, 323 anon pages unresolved
-  assert.deepEqual(outcomesBetween(f!, 251066, 267324), { identical: 10, needed: 10, unresolved: 1729 });
-  assert.deepEqual(outcomesBetween(f!, 267457, 293823), { needed: 4114, unresolved: 323 });
+  assert.deepEqual([a.ageCalls, a.young, a.flushes], [13794, 7277, 7277]);
+  assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 7277, avoidable: 0, missing: 0 });
+  // zap outcomes between the markers, as fixtures/truth/tdp_zap_outcomes.py (no model code) counts
+  // them: limit shrink (lines 72188-86649): truth says 14 file-slot pages that vanished came back
+  // with the same pfn (identical) and 1192 with another (needed, with 14 system pages), 512
+  // swapped-out anon pages never refault; force_empty (93997-119064): truth changed_pfn=4096 for
+  // the file slot, plus 18 system pages needed, 1 unresolved
+  assert.deepEqual(outcomesBetween(f!, 72188, 86649), { identical: 14, needed: 1206, unresolved: 512 });
+  assert.deepEqual(outcomesBetween(f!, 93997, 119064), { needed: 4114, unresolved: 1 });
 });
