@@ -13,12 +13,14 @@ import { roleLayoutOfVersion, rulesFromOption } from '../model/kernel-version.js
 import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
 import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 import { IngestProgress } from './progress.js';
+import { EVENT_PRESETS, type PresetName } from '../capture/events.js';
+import { CaptureError } from '../capture/tracefs.js';
 import type { AnalyzeReport } from '../report/contract.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
-export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4 } as const;
+export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4, capture: 5 } as const;
 
 class UsageError extends Error {}
 
@@ -144,6 +146,7 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('mmu-trace')
     .version(TOOL_VERSION)
     .strict()
+    .parserConfiguration({ 'populate--': true })
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .command(
       'analyze <trace>',
@@ -247,6 +250,41 @@ async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
+      'record [command..]',
+      'record a trace of COMMAND (after --) or until Ctrl-C, in a private tracefs instance (root)',
+      (y) => y
+        .positional('command', { type: 'string', array: true, describe: 'what to run while recording (after --); MMU_TRACE_MARKER names the trace_marker' })
+        .option('o', { alias: 'output', type: 'string', default: 'mmu-trace.txt', describe: 'the trace text file' })
+        .option('events', { choices: Object.keys(EVENT_PRESETS) as PresetName[], default: 'default' as PresetName, describe: 'event preset (README: Capture)' })
+        .option('buffer-kb', { type: 'number', describe: 'ring buffer per CPU in KiB (default: 64 MiB, less on small machines)' })
+        .option('duration', { type: 'number', describe: 'stop after S seconds' })
+        .option('observe-flushes', { type: 'boolean', default: false, describe: "function-trace KVM's remote TLB flushes, to check the flush model" })
+        .option('print-setup', { type: 'boolean', default: false, describe: 'print the equivalent trace-cmd / perf / tracefs commands and exit' }),
+      async (a) => {
+        const { record, bufferKbDefault } = await import('../capture/record.js');
+        const command = [...(a.command ?? []), ...((a['--'] as string[] | undefined) ?? [])].map(String);
+        if (a['buffer-kb'] !== undefined && !(Number.isInteger(a['buffer-kb']) && a['buffer-kb'] > 0)) throw new UsageError('--buffer-kb: a positive number of KiB');
+        if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError('--duration: a positive number of seconds');
+        if (a['print-setup']) {
+          const { printSetup } = await import('../capture/setup.js');
+          process.stdout.write(printSetup(a.events, a['buffer-kb'] ?? bufferKbDefault(), command, a['observe-flushes']));
+          return;
+        }
+        if (!command.length && a.duration === undefined) process.stderr.write('mmu-trace: recording until Ctrl-C\n');
+        const note = (t: string): void => void process.stderr.write(`mmu-trace: ${t}\n`);
+        const r = await record({
+          output: a.o, preset: a.events, command, observeFlushes: a['observe-flushes'], note,
+          ...(a['buffer-kb'] !== undefined ? { bufferKb: a['buffer-kb'] } : {}),
+          ...(a.duration !== undefined ? { durationS: a.duration } : {}),
+        });
+        note(`${r.lines} lines (${r.bytes} bytes) to ${a.o}; ${r.lost} events lost; stopped: ${r.stopped}`);
+        if (r.lost > 0) note(`the ring buffer lost events: record again with a larger --buffer-kb (now ${a['buffer-kb'] ?? bufferKbDefault()})`);
+        note(`next: mmu-trace analyze ${a.o}`);
+        // the command's failure is the caller's to see, as if it had run alone
+        if (r.commandStatus) process.exitCode = r.commandStatus;
+      },
+    )
+    .command(
       'queries',
       'list the canned queries',
       (y) => y,
@@ -255,7 +293,7 @@ async function main(argv: string[]): Promise<void> {
         for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
       },
     )
-    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries')
+    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries, record')
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     })
@@ -271,6 +309,9 @@ main(hideBin(process.argv)).catch((err: unknown) => {
   if (err instanceof InputError) {
     process.stderr.write(`mmu-trace: ${err.message}\n`);
     process.exitCode = EXIT.input;
+  } else if (err instanceof CaptureError) {
+    process.stderr.write(`mmu-trace: ${err.message}\n`);
+    process.exitCode = EXIT.capture;
   } else if (err instanceof UsageError || (err as Error).name === 'QueryError') {
     process.stderr.write(`mmu-trace: ${(err as Error).message}\n(see mmu-trace --help)\n`);
     process.exitCode = EXIT.usage;

@@ -13,6 +13,7 @@ import { FORMAT_DIALECT, sniffFormat, type Format } from './sniff.js';
 import { formatSeconds } from './numbers.js';
 import { parseLineSlow, writeRecord } from './slow-path.js';
 import { ROLE_LAYOUTS, type RoleLayoutName } from './role.js';
+import { emptyRecordHeader, readRecordLine, RECORD_PREFIX, type RecordHeader } from './record-header.js';
 
 export interface IngestOptions {
   chunkBytes?: number;
@@ -73,6 +74,8 @@ export interface IngestResult {
   /** Set when the input ended early (e.g. a truncated .gz): the message says how. */
   truncated: string | null;
   kernel: KernelInfo;
+  /** What `mmu-trace record` wrote around the trace (command, kernel, KVM parameters), when it made it. */
+  recorded: RecordHeader | null;
 }
 
 /** Thrown for input that cannot be read as a trace at all (exit code 3). */
@@ -182,6 +185,7 @@ class LineProcessor {
   private lastLo = 0;
   private readonly undecoded: Record<string, number> = {};
   private crlf = 0;
+  private recorded: RecordHeader | null = null;
   /** Frames of a `<stack trace>` row still being collected. */
   private stack: string[] | null = null;
 
@@ -240,6 +244,10 @@ class LineProcessor {
       return;
     }
     this.headerLines++;
+    if (text.startsWith(RECORD_PREFIX)) {
+      readRecordLine(text, (this.recorded ??= emptyRecordHeader()));
+      return;
+    }
     const m = ENTRIES_RE.exec(text);
     if (m) {
       this.entries = { inBuffer: Number(m[1]), written: Number(m[2]) };
@@ -369,8 +377,9 @@ class LineProcessor {
       skippedLines: this.skipped,
       skippedByReason: this.skippedByReason,
       skipExamples: this.skipExamples,
-      // a trace file states its losses in the header; trace_pipe and trace-cmd only in markers
-      lostEvents: Math.max(lostFromHeader ?? 0, this.lostFromMarkers),
+      // a trace file states its losses in the header, a recording in its trailer; trace_pipe and
+      // trace-cmd only in markers
+      lostEvents: Math.max(lostFromHeader ?? 0, this.recorded?.lost ?? 0, this.lostFromMarkers),
       lostFromHeader,
       lostMarkers: this.lostMarkers,
       entries: this.entries,
@@ -387,6 +396,7 @@ class LineProcessor {
         roleLayoutSource: this.ctx.layoutSource,
         hints: Object.fromEntries(this.ctx.hints),
       },
+      recorded: this.recorded,
     };
   }
 }

@@ -27,7 +27,8 @@ export interface KernelRules {
   readonly set: RuleSet;
   /** How SPTE bits are laid out (a separate axis: 6.10-6.18 share one layout across the 6.13 rule change). */
   readonly spteGen: SpteGen;
-  readonly source: 'option' | 'trace' | 'default';
+  /** option: --kernel; recording: the release `mmu-trace record` wrote in the trace's header. */
+  readonly source: 'option' | 'recording' | 'trace' | 'default';
   /** Why this set: the option, the SPTE value that showed it, or the default assumption. */
   readonly why: string;
 }
@@ -74,6 +75,12 @@ export const DEFAULT_RULES: KernelRules = {
 
 export function rulesFromOption(version: string): KernelRules {
   return { set: ruleSetOfVersion(version), spteGen: spteGenOfVersion(version), source: 'option', why: `--kernel ${version}` };
+}
+
+/** The rules of the kernel a recording names (its header's `kernel:` line, uname -r); null if unparsable. */
+export function rulesFromRecording(release: string): KernelRules | null {
+  if (!/^\d+\.\d+/.test(release)) return null;
+  return { set: ruleSetOfVersion(release), spteGen: spteGenOfVersion(release), source: 'recording', why: `recorded on ${release} (mmu-trace record header)` };
 }
 
 /**
@@ -124,6 +131,11 @@ export class KernelView {
     this.layout = { ept: false, gen: rules.spteGen, leafFlush613: leafFlushRuleOf613(rules.set) };
   }
 
+  /** The version was given or recorded: nothing in the trace overrides it. */
+  private get known(): boolean {
+    return this.rules.source === 'option' || this.rules.source === 'recording';
+  }
+
   get spteFlavour(): 'ept' | 'x86' | 'unknown' {
     return this.eptKnown ? (this.layout.ept ? 'ept' : 'x86') : 'unknown';
   }
@@ -145,7 +157,7 @@ export class KernelView {
       this.detectZeroNonPresent();
       return;
     }
-    if (this.genFromTrace || this.rules.source === 'option' || !isFrozen(hi, lo)) return;
+    if (this.genFromTrace || this.known || !isFrozen(hi, lo)) return;
     this.genFromTrace = true;
     const gen: SpteGen = lo === 0x1a0 ? '>=7.0' : hi === 0 ? '6.1-6.9' : '6.10-6.18';
     const value = `${hi ? (hi >>> 0).toString(16).padStart(8, '0') : ''}${lo.toString(16)}`;
@@ -162,7 +174,7 @@ export class KernelView {
    * SPTE would, and every flush decided until then would follow the newest rules.
    */
   private detectZeroNonPresent(): void {
-    if (this.genFromTrace || this.zeroNonPresent || this.rules.source === 'option') return;
+    if (this.genFromTrace || this.zeroNonPresent || this.known) return;
     this.zeroNonPresent = true;
     const why = 'non-present TDP SPTEs are 0 (spte.h SHADOW_NONPRESENT_VALUE is bit 63 from 6.10): 6.9 or older, 5.13-6.12 rules assumed (5.12 and older not told apart; pass --kernel to choose)';
     this.adopt({ set: '5.13-6.12', spteGen: '6.1-6.9', source: 'trace', why });

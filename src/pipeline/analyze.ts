@@ -11,6 +11,8 @@ import { FindingsRun, type FindingsData } from '../analyses/findings.js';
 import type { ReplayOptions } from '../model/replay.js';
 import { vmsOf } from '../analyses/vms.js';
 import { whatIf, type WhatIfPolicy } from '../analyses/what-if.js';
+import { peekRecordHeader } from '../ingest/record-header.js';
+import { rulesFromRecording } from '../model/kernel-version.js';
 
 /** How to read a trace, and who else receives its batches: the ingest alone, no model. */
 export interface IngestTraceOptions extends Pick<IngestOptions, 'format' | 'roleLayout' | 'chunkBytes' | 'batchRows'> {
@@ -53,7 +55,11 @@ export async function ingestTrace(path: string, opts: IngestTraceOptions = {}): 
 /** Ingest, event statistics, the model's findings (unless `model: false`), what-ifs, and the report. */
 export async function analyzeTrace(path: string, opts: PipelineOptions = {}): Promise<AnalyzeReport> {
   const stats = new EventStatsHandler();
-  const run = opts.model === false ? null : new FindingsRun(opts.model ?? {});
+  // a recording names its kernel: its rules hold from the first event on, unless --kernel says otherwise
+  const release = (await peekRecordHeader(path))?.kernel;
+  const recorded = release ? rulesFromRecording(release) : null;
+  const model = opts.model === false ? false : { ...opts.model, rules: opts.model?.rules ?? recorded ?? undefined };
+  const run = model === false ? null : new FindingsRun(model);
   const ing = await ingestTrace(path, {
     ...opts,
     onBatch: async (batch) => {

@@ -1,5 +1,6 @@
 // What a human-readable report says, once: the summary and one section per finding family, as
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
+import type { RecordHeader } from '../ingest/record-header.js';
 import type { VmTaskReport } from '../analyses/vms.js';
 import { taskLabel, type TaskAttribution } from '../model/facts.js';
 import type { VmIdentification } from '../model/replay.js';
@@ -60,6 +61,14 @@ function timeSpan(first: string | null, last: string | null, clock: string): str
   return `${first} .. ${last} s (${(Number(last) - Number(first)).toFixed(6)} s)`;
 }
 
+/** What `mmu-trace record` wrote about the capture: host, KVM MMU, command, how it stopped. */
+function recordedItem(h: RecordHeader): Pick<SummaryItem, 'value' | 'tone'> {
+  const kvm = h.modules.kvm;
+  const mmu = kvm?.tdp_mmu !== undefined ? `tdp_mmu=${kvm.tdp_mmu}` : 'tdp_mmu not shown';
+  const stopped = h.stopped ?? 'no trailer: the recording did not finish (killed?)';
+  return { value: `by mmu-trace record on ${h.kernel ?? '?'}, ${mmu}; ${h.command === '-' ? 'no command' : `command: ${h.command}`}; stopped: ${stopped}`, tone: h.stopped ? undefined : 'warn' };
+}
+
 export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   const i = r.input;
   const k = r.kernel;
@@ -74,6 +83,7 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
     },
   ];
   if (i.truncated) out.push({ key: 'truncated', value: i.truncated, tone: 'bad' });
+  if (i.recorded) out.push({ key: 'recorded', ...recordedItem(i.recorded) });
   out.push(
     { key: 'time', value: timeSpan(i.firstTs, i.lastTs, i.clock) },
     { key: 'cpus', value: `${i.cpus} (seen: ${i.cpusSeen.join(', ') || 'none'})` },
