@@ -323,22 +323,26 @@ test('tdp-thp (real TDP MMU, two VMs in turn, no TGID): two VMs, not one', { ski
 
 test('tdp-aging-memcg (real TDP MMU, 6.1, memcg reclaim): aging flushes that only cleared Accessed, zaps as the truth lines say', async () => {
   let f: FindingsData | undefined;
-  const r = await analyzeTrace(fixture('tdp-nested/tdp-aging-memcg.ftrace.txt.gz'), { onFindings: (x) => void (f = x) });
-  assert.deepEqual(r.events.byName, readCounts(fixture('tdp-nested/tdp-aging-memcg.ftrace.txt.counts')));
-  // the VM's first install over a 0 SPTE (line 880) gives 6.1-6.12 rules from then on; the first
-  // frozen 0x5a0 comes only at teardown (line 148089): without the former every aging flush below is 0
+  const path = fixture('tdp-nested/tdp-aging-memcg.ftrace.txt.gz');
+  const r = await analyzeTrace(path, { onFindings: (x) => void (f = x) });
+  // count_events.py files the function tracer's lines under "(non-event lines)": zcat | grep -c ' <-' = 13795
+  assert.deepEqual(r.events.byName, { ...readCounts(`${path.replace(/\.gz$/, '')}.counts`), function: 13795 });
+  // the VM's first install over a 0 SPTE (line 791) gives 6.1-6.12 rules from then on; the first
+  // frozen 0x5a0 comes only at teardown (line 149309): without the former every aging flush below is 0
   assert.deepEqual([r.model!.rules.set, r.model!.rules.source], ['5.13-6.12', 'trace']);
-  // the VMM thread's memcg reclaim ages (clear_flush_young): grep -c kvm_age_hva 13794; 7277 of
+  // the VMM thread's memcg reclaim ages (clear_flush_young): grep -c kvm_age_hva: 13934; 7351 of
   // them are followed by a traced Accessed clear on the same task (awk, fixtures/tdp-nested/README.md),
-  // each flushed on 6.1 (kvm_main.c kvm_mmu_notifier_clear_flush_young), none needed: only Accessed was cleared
+  // each flushed on 6.1 (kvm_main.c kvm_mmu_notifier_clear_flush_young), none needed: only Accessed
+  // was cleared. The function tracer saw exactly those 7351 (grep -c '<-kvm_mmu_notifier_clear_flush_young').
   const a = f!.notifications.aging;
-  assert.deepEqual([a.ageCalls, a.young, a.flushes], [13794, 7277, 7277]);
-  assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 7277, avoidable: 0, missing: 0 });
+  assert.deepEqual([a.ageCalls, a.young, a.flushes], [13934, 7351, 7351]);
+  assert.deepEqual(f!.flushes.byOp['notifier-age'], { needed: 0, unneeded: 7351, avoidable: 0, missing: 0 });
+  assert.deepEqual(f!.flushes.observed!.byOp['notifier-age'], { inferred: 7351, observed: 7351, confirmed: 7351, contradicted: 0, unpredicted: 0 });
   // zap outcomes between the markers, as fixtures/truth/tdp_zap_outcomes.py (no model code) counts
-  // them: limit shrink (lines 72188-86649): truth says 14 file-slot pages that vanished came back
-  // with the same pfn (identical) and 1192 with another (needed, with 14 system pages), 512
-  // swapped-out anon pages never refault; force_empty (93997-119064): truth changed_pfn=4096 for
+  // them: limit shrink (lines 59224-79206): truth says 2 file-slot pages that vanished came back
+  // with the same pfn (identical) and 1270 with another (needed, with 14 system pages), 512
+  // swapped-out anon pages never refault; force_empty (86964-120266): truth changed_pfn=4096 for
   // the file slot, plus 18 system pages needed, 1 unresolved
-  assert.deepEqual(outcomesBetween(f!, 72188, 86649), { identical: 14, needed: 1206, unresolved: 512 });
-  assert.deepEqual(outcomesBetween(f!, 93997, 119064), { needed: 4114, unresolved: 1 });
+  assert.deepEqual(outcomesBetween(f!, 59224, 79206), { identical: 2, needed: 1284, unresolved: 512 });
+  assert.deepEqual(outcomesBetween(f!, 86964, 120266), { needed: 4114, unresolved: 1 });
 });

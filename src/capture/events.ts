@@ -30,14 +30,6 @@ export const EVENT_PRESETS = {
 
 export type PresetName = keyof typeof EVENT_PRESETS;
 
-/**
- * KVM's remote-flush entry points (kvm_main.c kvm_flush_remote_tlbs, _range and _memslot; 6.1's
- * x86 mmu.c kvm_flush_remote_tlbs_with_address), function-traced by `--observe-flushes` where they exist.
- */
-export const FLUSH_FUNCTIONS: readonly string[] = [
-  'kvm_flush_remote_tlbs', 'kvm_flush_remote_tlbs_range', 'kvm_flush_remote_tlbs_memslot',
-  'kvm_flush_remote_tlbs_with_address',
-];
 
 export function splitSpec(spec: EventSpec): { group: string; name: string } {
   const i = spec.indexOf(':');

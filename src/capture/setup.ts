@@ -3,7 +3,8 @@
 // or the whole preset when its tracefs cannot be read.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENT_PRESETS, FLUSH_FUNCTIONS, splitSpec, type EventSpec, type PresetName } from './events.js';
+import { EVENT_PRESETS, splitSpec, type EventSpec, type PresetName } from './events.js';
+import { FLUSH_FUNCTIONS } from '../model/flush-rules.js';
 import { resolveEvents } from './tracefs.js';
 
 const TRACEFS = '/sys/kernel/tracing';

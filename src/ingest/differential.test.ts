@@ -251,6 +251,13 @@ test('fast path and grammar agree on lines that are not trace lines', () => {
     '    kvm-workload  4194/ [000]   165.443494590: kvm:kvm_entry: vcpu 0',
     '    kvm-workload  -0 [000]   165.443494590: kvm:kvm_entry: vcpu 0',
     '4194 [000]   165.443494590: kvm:kvm_entry: vcpu 0',
+    // function tracer lines: cut, a space in a name, no arrow, trace-cmd's arrow in ftrace text
+    '    kvm-workload-273     [001] ...1.     9.184821: kvm_flush_remote_tlbs <-',
+    '    kvm-workload-273     [001] ...1.     9.184821: kvm_flush_remote_tlbs <-a b',
+    '    kvm-workload-273     [001] ...1.     9.184821: kvm_flush_remote_tlbs caller',
+    '    kvm-workload-273     [001] ...1.     9.184821: kvm_flush_remote_tlbs <-- caller',
+    '    kvm-workload-273     [001] ...1.     9.184821:  <-caller',
+    ' kvm-workload-273  [001]  9.184821: function:             kvm_flush_remote_tlbs <-- kvm_mmu_notifier_invalidate_range_start',
     'hello world',
     '',
   ];
@@ -261,8 +268,10 @@ test('the grammar says what it expected, and where', () => {
   const cases: [Dialect, string, RegExp, number][] = [
     // cut in the timestamp: the ": " after it is missing
     ['ftrace', '    kvm-workload-3596    [001] .....   135.81', /^Expected ": "$/, 46],
-    // cut in the event name
-    ['ftrace', '    kvm-workload-3596    [001] .....   135.814086: kvm_unmap_hva_ran', /^Expected ":"$/, 69],
+    // cut in the event name (or in a function tracer line: `func <-parent`)
+    ['ftrace', '    kvm-workload-3596    [001] .....   135.814086: kvm_unmap_hva_ran', /^Expected " <-" or ":"$/, 69],
+    // a function tracer line without its caller
+    ['ftrace', '    kvm-workload-3596    [001] ...1.   135.814086: kvm_flush_remote_tlbs <-', /^Expected any character$/, 76],
     // trace_pipe's partial first line: no task and CPU field
     ['ftrace', ' .....   135.814086: kvm_unmap_hva_range: mmu', /^Expected a -PID before a CPU field/, 46],
     // seconds that do not fit 32 bits

@@ -63,7 +63,7 @@ export class EventRowWriter {
       w.str(C.payload, s.slice(h.payloadStart, e));
       return { name: 'unknown', outcome: 'no-decoder' };
     }
-    let name = this.eventName(s, h.eventStart, h.eventEnd);
+    let name = h.kind === 'function' ? 'function' : this.eventName(s, h.eventStart, h.eventEnd);
     let payloadStart = h.payloadStart;
     if (name === 'print' && this.dialect === 'trace-cmd') {
       // trace-cmd prints the ftrace print event as "print: <ip symbol>: <text>" (-R: "print: ip=<symbol> buf=<text>"),

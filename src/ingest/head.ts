@@ -5,7 +5,7 @@ import { Timestamp, U64, parseTimestamp } from './numbers.js';
 
 export type Dialect = 'ftrace' | 'trace-cmd' | 'perf';
 
-export type HeadKind = 'event' | 'stack' | 'unknown-type';
+export type HeadKind = 'event' | 'stack' | 'unknown-type' | 'function';
 
 /** Spans and values of one line's head; reused for every line. */
 export class LineHead {
@@ -133,6 +133,18 @@ function eventName(s: string, i: number, e: number, h: LineHead): number {
 const STACK = '<stack trace>';
 const UNKNOWN_TYPE = 'UNKNOWN TYPE ';
 
+/** The function tracer's `func <-parent`: the payload of a `function` row. */
+function functionCall(s: string, i: number, e: number, h: LineHead): boolean {
+  const arrow = s.indexOf(' <-', i);
+  if (arrow <= i || arrow >= e || arrow + 3 >= e) return false;
+  for (let k = i; k < e; k++) if (k !== arrow && s.charCodeAt(k) === 32) return false;
+  h.kind = 'function';
+  h.eventStart = i;
+  h.eventEnd = i;
+  h.payloadStart = i;
+  return true;
+}
+
 /** After `ts: `: the event name and payload, or ftrace's `<stack trace>` / `UNKNOWN TYPE n` lines. */
 function eventAndPayload(s: string, i: number, e: number, h: LineHead, padded: boolean): boolean {
   if (s.startsWith(STACK, i) && i + STACK.length === e) {
@@ -150,7 +162,7 @@ function eventAndPayload(s: string, i: number, e: number, h: LineHead, padded: b
     return true;
   }
   const j = eventName(s, i, e, h);
-  if (j < 0) return false;
+  if (j < 0) return functionCall(s, i, e, h);
   if (j === e) h.payloadStart = e;
   else if (s.charCodeAt(j) !== 32) return false;
   else h.payloadStart = padded ? skipSpaces(s, j, e) : j + 1;

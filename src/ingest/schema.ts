@@ -89,6 +89,9 @@ export const EVENT_COLUMNS = [
   col('next_pid', 'i32', 'sched_switch next_pid; sched_wakeup: the woken task'),
   col('next_prio', 'i32', 'sched_switch next_prio; sched_wakeup: the woken task'),
   col('target_cpu', 'u32', 'sched_wakeup target_cpu'),
+  // the function tracer
+  col('func', 'dict', 'function rows (function tracer): the traced function'),
+  col('caller', 'dict', 'function rows: the function that called it (print-parent)'),
   // everything else
   col('lost', 'u64', 'lost_events rows: events the tracer reported lost at this point (null if not counted)'),
   col('payload', 'utf8', 'raw payload text of events without a decoder (or whose text no variant matched), marker text, stack frames'),
@@ -129,5 +132,6 @@ export const C = {
   requests: idx('requests'), pages: idx('pages'), flush_reason: idx('flush_reason'),
   prev_comm: idx('prev_comm'), prev_pid: idx('prev_pid'), prev_prio: idx('prev_prio'),
   prev_state: idx('prev_state'), next_comm: idx('next_comm'), next_pid: idx('next_pid'),
-  next_prio: idx('next_prio'), target_cpu: idx('target_cpu'), lost: idx('lost'), payload: idx('payload'),
+  next_prio: idx('next_prio'), target_cpu: idx('target_cpu'), func: idx('func'), caller: idx('caller'), lost: idx('lost'),
+  payload: idx('payload'),
 } as const;

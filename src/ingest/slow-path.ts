@@ -240,6 +240,9 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
       this.args.run.w.str(C.event, 'unknown');
       this.args.run.w.str(C.payload, this.sourceString);
     },
+    functionCall(_func, _arrow, _caller, _end) {
+      decodeEvent('function', this.sourceString, this.args.run);
+    },
     namedEvent(name, _colon, _next, _space, _pad, text) {
       decodeEvent(name.sourceString, text.sourceString, this.args.run);
     },

@@ -1,7 +1,7 @@
 // The replay's shared state, passed explicitly to every event family (families/*.ts): the batch
 // view, the tasks and VMs, the kernel the trace came from, and the listeners. The services that
 // act on it (VM identity, operations, facts) live in their own files and are reached from here.
-import { EventView } from './event-view.js';
+import { EventView, type Ev } from './event-view.js';
 import type { FactListener, Notification, Op, OpKind, Task } from './facts.js';
 import type { FactEmitter } from './fact-emitter.js';
 import type { KernelView } from './kernel-version.js';
@@ -28,6 +28,8 @@ export interface TaskState {
   /** The VMM pid a kvm-pit/<pid> thread is named after, else -1. */
   namedPid: number;
   op: Op | null;
+  /** Kind of the task's last event the model handled (Ev.Other: none, or one no op takes part in). */
+  lastEvent: Ev;
   /** Kind of the task's last op that ended, else null. */
   lastOpKind: OpKind | null;
   note: Notification | null;

@@ -8,7 +8,9 @@ import { eventColumn, type ColumnName } from '../ingest/schema.js';
 export const enum Ev {
   Other, SetSpte, SpteRequested, GetPage, PrepareZap, SyncPage, UnsyncPage, ZapAllFast, TdpChanged,
   UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch, FastPageFault, SplitHugePage, MarkMmio, HandleMmio, CheckMmio,
-  PagetableWalk, PageFault, Marker,
+  PagetableWalk, PageFault, Marker, Function, KvmExit,
+  /** A step of a guest page-table walk: part of the op in progress, owned by no family. */
+  WalkStep,
 }
 
 const EVENT_KIND: Readonly<Record<string, Ev>> = {
@@ -34,6 +36,12 @@ const EVENT_KIND: Readonly<Record<string, Ev>> = {
   kvm_mmu_pagetable_walk: Ev.PagetableWalk,
   kvm_page_fault: Ev.PageFault,
   tracing_mark_write: Ev.Marker,
+  function: Ev.Function,
+  kvm_exit: Ev.KvmExit,
+  kvm_mmu_paging_element: Ev.WalkStep,
+  kvm_mmu_set_accessed_bit: Ev.WalkStep,
+  kvm_mmu_set_dirty_bit: Ev.WalkStep,
+  kvm_mmu_walker_error: Ev.WalkStep,
 };
 
 type U32Col = { v: Uint32Array; valid: Uint8Array | null };
@@ -86,6 +94,12 @@ export class EventView {
   private readonly names = new DictionaryStrings();
   private readonly accessStrings = new DictionaryStrings();
   private readonly groups = new DictionaryStrings();
+  private readonly funcs = new DictionaryStrings();
+  private readonly callers = new DictionaryStrings();
+  private readonly exitReasons = new DictionaryStrings();
+  private exitReasonIdx!: Int32Array;
+  private funcIdx!: Int32Array;
+  private callerIdx!: Int32Array;
   private kindOfName: Ev[] = [];
   private kvmGroup: boolean[] = [];
   private grpIdx!: Int32Array;
@@ -136,6 +150,15 @@ export class EventView {
     const comm = data(batch, 'comm');
     this.comms.sync(comm);
     this.commIdx = comm.values as Int32Array;
+    const func = data(batch, 'func');
+    this.funcs.sync(func);
+    this.funcIdx = func.values as Int32Array;
+    const caller = data(batch, 'caller');
+    this.callers.sync(caller);
+    this.callerIdx = caller.values as Int32Array;
+    const exitReason = data(batch, 'exit_reason');
+    this.exitReasons.sync(exitReason);
+    this.exitReasonIdx = exitReason.values as Int32Array;
     const access = data(batch, 'access');
     this.accessStrings.sync(access);
     this.accessIdx = access.values as Int32Array;
@@ -225,6 +248,11 @@ export class EventView {
   /** Low 32 bits of the page-fault error code (the PFERR_* bits). */
   errorCodeLo(i: number): number { return this.errorCodeC.v[2 * i]!; }
   /** Marker text (tracing_mark_write): rare, read as a string. */
+  /** kvm_exit rows: the exit reason as printed (SVM 'invlpg', VMX 'INVLPG', ...). */
+  exitReason(i: number): string { return this.exitReasons.get(this.exitReasonIdx[i]!); }
+  /** function rows: the traced function and its caller. */
+  func(i: number): string { return this.funcs.get(this.funcIdx[i]!); }
+  caller(i: number): string { return this.callers.get(this.callerIdx[i]!); }
   payload(i: number): string { return (this.payloadC.get(i) as string | null) ?? ''; }
   spurious(i: number): boolean { return bit(this.bits.spurious, i); }
   fixed(i: number): boolean { return bit(this.bits.fixed, i); }

@@ -34,6 +34,8 @@ export type OpKind =
   | 'account-shadowed' | 'sync-children'
   // the VMM's zap of 4K tables a huge page can replace when dirty logging stops (mmu.c kvm_mmu_zap_collapsible_sptes, TDP MMU)
   | 'zap-collapsible'
+  // a guest INVLPG on the shadow MMU: the unsync leaf of the address zapped, its guest PTE prefetched (paging_tmpl.h FNAME(invlpg))
+  | 'invlpg'
   // its 6.13+ successor: the tables are replaced by huge leaves in place (tdp_mmu.c recover_huge_pages_range)
   | 'recover-huge-pages';
 
@@ -65,6 +67,8 @@ export interface Op {
   episode: boolean;
   /** It holds mmu_lock for read: vCPU faults run beside it, so another task's work is no lock break. */
   sharedLock: boolean;
+  /** Remote flushes the function tracer saw while this op was its task's (record --observe-flushes). */
+  observedFlushes: number;
 }
 
 /** Where an SPTE lives: (as_id, gfn, level), and its address when known (shadow MMU `at`), else -1. */
@@ -265,4 +269,16 @@ export interface FactListener {
   onMarker?(m: Marker): void;
   /** The task `prevPid` was switched out. */
   onSchedSwitch?(prevPid: number): void;
+  /** A remote TLB flush the function tracer saw (record --observe-flushes), with the op it belongs to, if any. */
+  onObservedFlush?(f: ObservedFlush): void;
+}
+
+export interface ObservedFlush {
+  /** The op the flush is credited to: the task's open op, when the task's previous event was part of it. */
+  op: Op | null;
+  task: Task;
+  /** The flush entry point's caller (compiler suffixes like .part.0 dropped). */
+  caller: string;
+  line: number;
+  ts: number;
 }

@@ -81,6 +81,11 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
     flushes: (op) => op.tablesZapped > 0,
     rule: () => 'tdp_mmu.c zap_collapsible_spte_range: each tdp_mmu_zap_spte_atomic of a table flushes remote TLBs (one flush per table), under mmu_lock for read',
   },
+  invlpg: {
+    kernels: '<=6.3-ish with FNAME(invlpg) (checked on 6.1); 6.12 syncs the SPTE in place, untraced (__kvm_mmu_invalidate_addr): no prediction',
+    flushes: (op) => op.leafZaps > 0,
+    rule: () => 'paging_tmpl.h FNAME(invlpg): mmu_page_zap_pte of the unsync leaf, kvm_flush_remote_tlbs_with_address when it was present, then FNAME(prefetch_gpte) (the kvm_mmu_set_spte that names the place)',
+  },
   // the untraced-changes op is never closed: its rule text is set where it is made (operations.ts)
   sync: CALLER_FLUSHES,
 };
@@ -111,3 +116,24 @@ export function decideFlush(op: Op, set: RuleSet): void {
   op.flushIssued = r.flushes(op, set);
   op.flushRule = r.rule(set);
 }
+
+/**
+ * KVM's remote-flush entry points (kvm_main.c kvm_flush_remote_tlbs, _range and _memslot; 6.1's
+ * x86 mmu.c kvm_flush_remote_tlbs_with_address and kvm_arch_flush_remote_tlbs_memslot), function-traced by `--observe-flushes` where they exist.
+ */
+export const FLUSH_FUNCTIONS: readonly string[] = [
+  'kvm_flush_remote_tlbs', 'kvm_flush_remote_tlbs_range', 'kvm_flush_remote_tlbs_memslot',
+  'kvm_flush_remote_tlbs_with_address', 'kvm_arch_flush_remote_tlbs_memslot',
+];
+
+/**
+ * Callers of the flush after dirty logging's write-protects, which no event traces (x86.c
+ * kvm_mmu_slot_apply_flags, inlined into kvm_set_memslot / kvm_commit_memory_region on 6.1;
+ * kvm_main.c kvm_get_dirty_log_protect, kvm_clear_dirty_log_protect; checked on 6.1, 6.12): their
+ * flushes are matched, by count, with the write-protect passes the model infers from the faults
+ * that undo them.
+ */
+export const WRITE_PROTECT_FLUSH_CALLERS: ReadonlySet<string> = new Set([
+  'kvm_mmu_slot_apply_flags', 'kvm_set_memslot', 'kvm_commit_memory_region', 'kvm_arch_commit_memory_region',
+  'kvm_get_dirty_log_protect', 'kvm_clear_dirty_log_protect',
+]);

@@ -125,6 +125,7 @@ export class KernelView {
 
   private genFromTrace = false;
   private zeroNonPresent = false;
+  private changePte = false;
 
   constructor(rules: KernelRules = DEFAULT_RULES) {
     this.rules = rules;
@@ -178,6 +179,17 @@ export class KernelView {
     this.zeroNonPresent = true;
     const why = 'non-present TDP SPTEs are 0 (spte.h SHADOW_NONPRESENT_VALUE is bit 63 from 6.10): 6.9 or older, 5.13-6.12 rules assumed (5.12 and older not told apart; pass --kernel to choose)';
     this.adopt({ set: '5.13-6.12', spteGen: '6.1-6.9', source: 'trace', why });
+  }
+
+  /**
+   * A kvm_set_spte_hva event: the change_pte notifier, present in 6.1 and gone by 6.12
+   * (kvm-mmu-reference.md §1: removed in 6.9 or 6.10), so the kernel predates the 6.13 rules.
+   * A later frozen or zero SPTE still names the layout.
+   */
+  detectChangePte(): void {
+    if (this.genFromTrace || this.zeroNonPresent || this.changePte || this.known) return;
+    this.changePte = true;
+    this.adopt({ set: '5.13-6.12', spteGen: '6.1-6.9', source: 'trace', why: 'kvm_set_spte_hva events (change_pte, gone by 6.12): 5.13-6.12 rules and the 6.1-6.9 SPTE layout assumed (5.12 and older not told apart; pass --kernel to choose)' });
   }
 
   private adopt(rules: KernelRules): void {

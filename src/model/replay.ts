@@ -12,6 +12,7 @@ import type { EventFamily } from './families/family.js';
 import { MmioFamily } from './families/mmio.js';
 import { NotifierFamily } from './families/notifier.js';
 import { ObsoleteFamily } from './families/obsolete.js';
+import { ObservedFlushes } from './families/observed-flushes.js';
 import { ShadowFamily } from './families/shadow.js';
 import { SplitsFamily } from './families/splits.js';
 import { TdpFamily } from './families/tdp.js';
@@ -48,6 +49,7 @@ export class Replay {
   private readonly ctx: ModelContext;
   private readonly obsolete: ObsoleteFamily;
   private readonly shadow: ShadowFamily;
+  private readonly observedFlushes: ObservedFlushes;
   /** The family that owns each event kind (Ev); none for the kinds the model only attributes. */
   private readonly familyOf: (EventFamily | undefined)[] = [];
 
@@ -66,8 +68,9 @@ export class Replay {
     const shadow = (this.shadow = new ShadowFamily(this.ctx, this.obsolete));
     const notifier = new NotifierFamily(this.ctx);
     const mmio = new MmioFamily(this.ctx);
+    this.observedFlushes = new ObservedFlushes(this.ctx);
     const own = (f: EventFamily, ...kinds: Ev[]): void => kinds.forEach((k) => (this.familyOf[k] = f));
-    own(shadow, Ev.SetSpte, Ev.SpteRequested, Ev.GetPage, Ev.PrepareZap, Ev.SyncPage, Ev.UnsyncPage, Ev.PagetableWalk, Ev.PageFault);
+    own(shadow, Ev.SetSpte, Ev.SpteRequested, Ev.GetPage, Ev.PrepareZap, Ev.SyncPage, Ev.UnsyncPage, Ev.PagetableWalk, Ev.PageFault, Ev.KvmExit);
     own(this.obsolete, Ev.ZapAllFast);
     own(new TdpFamily(this.ctx), Ev.TdpChanged);
     own(notifier, Ev.UnmapHva, Ev.AgeHva, Ev.TestAgeHva, Ev.SetSpteHva);
@@ -90,6 +93,10 @@ export class Replay {
         for (const l of on.all) l.onSchedSwitch?.(v.prevPid(i));
         continue;
       }
+      if (k === Ev.Function) {
+        this.observedFlushes.handleFunction(i);
+        continue;
+      }
       if (k === Ev.Marker) {
         // a marker is the task's write(2) to trace_marker: whatever KVM ioctl it made is over
         const t = this.ctx.tasks.get(v.pid(i));
@@ -104,6 +111,7 @@ export class Replay {
       // other KVM events only attribute their task (its TGID names its VM)
       const t = ids.taskOf(i, pid);
       if (this.obsolete.endsEpisode(t, i, k)) ops.endEpisode(t);
+      t.lastEvent = k;
       this.familyOf[k]?.handleEvent(t, i, k);
     }
   }

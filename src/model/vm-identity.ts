@@ -3,7 +3,7 @@
 // thread, kernel threads) join the VM whose pages, SPTEs or memslots their events touch. A VM's own
 // kernel threads never make a VM of their own: evidence that names no single VM leaves their work
 // under UNATTRIBUTED, which the report lists apart from the VMs.
-import type { EventView } from './event-view.js';
+import { Ev, type EventView } from './event-view.js';
 import type { ListenerHooks, TaskState } from './context.js';
 import type { FactEmitter } from './fact-emitter.js';
 import type { Op, ShadowPageEvent, Task, TaskAttribution } from './facts.js';
@@ -94,7 +94,7 @@ export class VmIdentity {
       const pit = PIT.exec(comm);
       t = {
         task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), vmThread: pit !== null || NX_RECOVERY.test(comm),
-        namedPid: pit ? Number(pit[1]) : -1, op: null, lastOpKind: null, note: null,
+        namedPid: pit ? Number(pit[1]) : -1, op: null, lastEvent: Ev.Other, lastOpKind: null, note: null,
         faultGfn: -1, walkPferr: -1, faultPferr: -1, unsyncGfn: -1, cowHva: -1, newSp: [], lastZapKey: '', lastSp: null, guessedVm: null, episode: null,
       };
       if (t.vmThread) this.vmThreads.set(t, null);

@@ -5,6 +5,7 @@ import type { IngestResult, KernelInfo } from '../ingest/ingest.js';
 import type { EventStatsData, TaskStats } from '../analyses/event-stats.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { FindingsData } from '../analyses/findings.js';
+import type { FlushObservation } from '../analyses/flushes.js';
 import type { EpisodeSummary } from '../analyses/lock-breaks.js';
 import type { SourceTotals } from '../analyses/notifications.js';
 import type { HotRange, LatencyBin, ZapExample, ZapOutcome } from '../analyses/zaps.js';
@@ -40,7 +41,11 @@ export interface FindingsReport {
     /** Refault latency of the redundant zaps, in log bins of µs (4 per decade); non-empty bins only. */
     refaultLatencyHistogram: LatencyBin[];
   };
-  flushes: { inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; extraFlushes: number; byOp: Record<string, Record<string, number>> };
+  flushes: {
+    inferred: number; needed: number; unneeded: number; avoidable: number; missing: number; extraFlushes: number; byOp: Record<string, Record<string, number>>;
+    /** The inferred flushes checked against function-traced ones (record --observe-flushes); null when the trace has none. */
+    observed: FlushObservation | null;
+  };
   lockBreaks: { episodes: number; breaks: number; byEvidence: { observed: number; suspected: number }; suspectGapUs: number; list: EpisodeSummary[] };
   notifications: { total: number; noEffect: number; outsideMemslots: number; byOverlap: Record<string, number>; byTask: Record<string, SourceTotals> };
   aging: { ageCalls: number; testAgeCalls: number; young: number; youngUnknown: number; flushes: number; byTask: Record<string, { age: number; testAge: number; young: number }> };
@@ -91,7 +96,7 @@ function findingsReport(f: FindingsData): FindingsReport {
       zapsByEvidence: f.zaps.byEvidence, byCause: f.zaps.byCause, refaultUs: f.zaps.refaultUs, examples: f.zaps.examples,
       hotRanges: f.zaps.hotRanges, refaultLatencyHistogram: f.zaps.refaultLatencyHistogram,
     },
-    flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, extraFlushes: f.flushes.extraFlushes, byOp: f.flushes.byOp },
+    flushes: { inferred: f.flushes.inferred, needed: f.flushes.needed, unneeded: f.flushes.unneeded, avoidable: f.flushes.avoidable, missing: f.flushes.missing, extraFlushes: f.flushes.extraFlushes, byOp: f.flushes.byOp, observed: f.flushes.observed },
     lockBreaks: {
       episodes: f.lockBreaks.episodes.length, breaks: f.lockBreaks.breaks, byEvidence: f.lockBreaks.byEvidence,
       suspectGapUs: f.lockBreaks.suspectGapUs, list: f.lockBreaks.episodes,

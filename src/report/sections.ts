@@ -1,6 +1,7 @@
 // What a human-readable report says, once: the summary and one section per finding family, as
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
 import type { RecordHeader } from '../ingest/record-header.js';
+import type { FlushObservation } from '../analyses/flushes.js';
 import type { VmTaskReport } from '../analyses/vms.js';
 import { taskLabel, type TaskAttribution } from '../model/facts.js';
 import type { VmIdentification } from '../model/replay.js';
@@ -59,6 +60,19 @@ function timeSpan(first: string | null, last: string | null, clock: string): str
   if (first === null || last === null) return 'no events';
   if (clock === 'counter') return `${first} .. ${last} (counter clock, raw ticks)`;
   return `${first} .. ${last} s (${(Number(last) - Number(first)).toFixed(6)} s)`;
+}
+
+/** Inferred flushes against the function tracer's (record --observe-flushes), when the trace has them. */
+function observedFlushBlocks(o: FlushObservation | null): Block[] {
+  if (!o) return [];
+  const callers = Object.entries(o.unpredictedByCaller).sort((a, b) => b[1] - a[1]);
+  return [
+    text(`observed (function tracer): ${o.observed} flushes; of ${o.inferred} inferred, ${o.confirmed} confirmed, ${o.contradicted} contradicted (the rule says flush, the kernel did not); ${o.unpredicted} observed flushes no rule predicted`, o.contradicted + o.unpredicted === 0 ? 'good' : 'warn'),
+    table(['operation', 'inferred', 'observed', 'confirmed', 'contradicted', 'unpredicted'],
+      Object.entries(o.byOp).filter(([, a]) => a.inferred + a.observed > 0).map(([k, a]) => [k, a.inferred, a.observed, a.confirmed, a.contradicted, a.unpredicted]),
+      [false, true, true, true, true, true]),
+    ...(callers.length ? [text(`unpredicted, by the flush's caller: ${callers.map(([c, n]) => `${c} ${n}`).join(', ')}`)] : []),
+  ];
 }
 
 /** What `mmu-trace record` wrote about the capture: host, KVM MMU, command, how it stopped. */
@@ -177,10 +191,10 @@ export function findingSections(r: AnalyzeReport): Section[] {
   }
   out.push({ title: 'zaps and refaults (refault: the next install that maps the same guest frame)', blocks: zaps });
   out.push({
-    title: 'TLB flushes (inferred from kernel rules; x86 traces none)',
+    title: f.flushes.observed ? 'TLB flushes (inferred from kernel rules, checked against the function tracer\'s)' : 'TLB flushes (inferred from kernel rules; x86 traces none)',
     blocks: [table(['operation', 'needed', 'unneeded', 'avoidable', 'missing'],
       Object.entries(f.flushes.byOp).map(([k, v]) => [k, v.needed ?? 0, v.unneeded ?? 0, v.avoidable ?? 0, v.missing ?? 0]),
-      [false, true, true, true, true])],
+      [false, true, true, true, true]), ...observedFlushBlocks(f.flushes.observed)],
   });
   const wp = f.writeProtects;
   if (wp.restored > 0 || wp.protected > 0) {

@@ -68,6 +68,19 @@ export function decodeSchedWakeup(c: Cursor, w: RowWriter): boolean {
   return c.lit(' CPU:') && c.decTo(w, C.target_cpu) && c.done;
 }
 
+/** function (the function tracer): ftrace "func <-parent", trace-cmd's function plugin "func <-- parent". */
+export function decodeFunction(c: Cursor, w: RowWriter): boolean {
+  const sp = c.find(' <-');
+  if (sp <= c.i || c.s.lastIndexOf(' ', sp - 1) >= c.i) return false;
+  c.strTo(w, C.func, sp);
+  c.lit(' <-');
+  c.lit('- ');
+  const rest = c.rest();
+  if (rest === '' || rest.includes(' ')) return false;
+  w.str(C.caller, rest);
+  return true;
+}
+
 /** tracing_mark_write (ftrace print event): the marker text. */
 export function decodeMarker(c: Cursor, w: RowWriter): boolean {
   w.str(C.payload, c.rest());

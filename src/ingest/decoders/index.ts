@@ -11,7 +11,7 @@ import {
 } from './mmu.js';
 import { decodeAgeHva, decodeAgePage, decodeSetSpteHva, decodeTestAgeHva, decodeUnmapHvaRange } from './notifier.js';
 import { decodeKvmEntry, decodeKvmExit, decodeKvmPageFault, decodeUserspaceExit } from './vcpu.js';
-import { decodeMarker, decodeSchedSwitch, decodeSchedWakeup, decodeTlbFlush } from './host.js';
+import { decodeFunction, decodeMarker, decodeSchedSwitch, decodeSchedWakeup, decodeTlbFlush } from './host.js';
 
 export type Decoder = (c: Cursor, w: RowWriter, ctx: DecodeContext) => boolean;
 
@@ -55,4 +55,5 @@ export const EVENT_CATALOG: ReadonlyMap<string, EventSpec> = new Map<string, Eve
   ['sched_switch', spec('sched', decodeSchedSwitch)],
   ['sched_wakeup', spec('sched', decodeSchedWakeup)],
   ['tracing_mark_write', spec('ftrace', decodeMarker)],
+  ['function', spec('ftrace', decodeFunction)],
 ]);

@@ -23,6 +23,7 @@ export class NotifierFamily implements EventFamily {
   handleEvent(t: TaskState, i: number, ev: Ev): void {
     const { view: v, ops, facts, kernel } = this.ctx;
     const kind = KIND_OF_EVENT[ev]!;
+    if (kind === 'change-pte') kernel.detectChangePte();
     const hvaStart = v.hvaStart(i);
     const hvaEnd = v.hvaEnd(i);
     const { vm, by } = this.notifierVm(t, hvaStart, hvaEnd);
@@ -45,8 +46,18 @@ export class NotifierFamily implements EventFamily {
       overlap: 'unknown', memslotSource: 'none', gfnStart: -1, gfnEnd: -1, sptesZapped: 0, young: 0, youngUnknown: 0,
       lockTaken: null, flush: false, evidence: 'inferred',
     };
-    t.cowHva = kind === 'unmap' && hvaEnd - hvaStart === PAGE && !t.kernelThread ? hvaStart : -1;
+    // copy-on-write before 6.9 sends change_pte for the page it just unmapped (mm/memory.c
+    // wp_page_copy: set_pte_at_notify inside the invalidation): still the same COW, whose zap the
+    // fault's spte_requested places in the open unmap op (shadow.ts spteRequested)
+    const cowChangePte = kind === 'change-pte' && t.cowHva === hvaStart && t.op?.kind === 'notifier-unmap';
+    if (!cowChangePte) t.cowHva = kind === 'unmap' && hvaEnd - hvaStart === PAGE && !t.kernelThread ? hvaStart : -1;
     if (!vm && this.ctx.memslots) this.overlapOnly(this.ctx.memslots.filter((s) => s.vm === undefined), note);
+    if (cowChangePte) {
+      // change_pte never finds anything (§6.1): told now, the unmap op stays open
+      if (vm) this.rangeLeaves(vm, hvaStart, hvaEnd, note);
+      for (const l of this.ctx.on.all) l.onNotification?.(note);
+      return;
+    }
     const op = ops.start(t, OP_OF_KIND[kind], vm, i);
     t.note = note;
     if (!vm) return;
@@ -114,7 +125,8 @@ export class NotifierFamily implements EventFamily {
 
   /** Present leaves a notifier range covers, and its memslot overlap. */
   private rangeLeaves(vm: VmState, hvaStart: number, hvaEnd: number, note: Notification): Leaf[] {
-    if (vm.memslots) return this.overlapOnly(vm.memslots, note).flatMap((h) => vm.leavesTouching(h.asId, h.gfnStart, h.gfnEnd));
+    // one leaf once, also when memslots overlap (a --memslots file listing a slot again after a flags change)
+    if (vm.memslots) return [...new Set(this.overlapOnly(vm.memslots, note).flatMap((h) => vm.leavesTouching(h.asId, h.gfnStart, h.gfnEnd)))];
     if (vm.inferred.anchors === 0) return [];
     note.memslotSource = 'inferred';
     const leaves = inferredLeaves(vm, hvaStart, hvaEnd);

@@ -38,6 +38,7 @@ export class ShadowFamily implements EventFamily {
   handleEvent(t: TaskState, i: number, kind: Ev): void {
     switch (kind) {
       case Ev.SetSpte: this.setSpte(t, i); break;
+      case Ev.KvmExit: this.exit(t, i); break;
       case Ev.SpteRequested: this.spteRequested(t, i); break;
       case Ev.GetPage: this.getPage(t, i); break;
       case Ev.PrepareZap: this.prepareZap(t, i); break;
@@ -119,6 +120,13 @@ export class ShadowFamily implements EventFamily {
     t.unsyncGfn = -1;
   }
 
+  /** A vCPU exit: the guest's INVLPG is an op of its own on the shadow MMU; other exits end nothing, take part in no op. */
+  private exit(t: TaskState, i: number): void {
+    const vm = t.vm;
+    if (vm && !vm.isTdp && this.ctx.view.exitReason(i).toLowerCase() === 'invlpg') this.ctx.ops.start(t, 'invlpg', vm, i);
+    else t.lastEvent = Ev.Other;
+  }
+
   private setSpte(t: TaskState, i: number): void {
     const { view: v, ids, ops, facts, kernel } = this.ctx;
     let vm = ids.lockWork(t);
@@ -148,12 +156,19 @@ export class ShadowFamily implements EventFamily {
     const gfn = v.gfn(i);
     const hi = v.spteHi(i);
     const lo = v.spteLo(i);
-    const op = t.op?.kind === 'fault' ? t.op : ops.start(t, 'fault', vm, i);
+    const invlpg = t.op?.kind === 'invlpg' ? t.op : null;
+    const op = invlpg ?? (t.op?.kind === 'fault' ? t.op : ops.start(t, 'fault', vm, i));
     kernel.detectFlavour(level, hi, lo);
     const layout = kernel.layout;
     if (!isPresent(layout, hi, lo)) return;
     const slot = shadowSlot(sptep);
     let old = vm.getLeaf(page, slot);
+    if (invlpg && old) {
+      // paging_tmpl.h FNAME(invlpg): the leaf was zapped (untraced, a flush as it was present) before
+      // FNAME(prefetch_gpte) set this one
+      facts.zapLeaf(vm, old, invlpg, 'inferred', v.lineNo(i), v.tsNs(i));
+      old = undefined;
+    }
     if (!old && vm.unplacedSplitTables > 0 && !vm.spOfPage.has(page)) old = placeSplitTable(vm, page, slot, gfn, level);
     if (old && old.gfn === gfn) {
       const kind = classifyChange(layout, level, old.hi, old.lo, hi, lo);

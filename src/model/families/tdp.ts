@@ -64,6 +64,10 @@ export class TdpFamily implements EventFamily {
       // tdp_mmu.c kvm_tdp_mmu_unmap_gfn_range only zaps: a present leaf changed in place is the task's
       // next op, e.g. dirty logging's kvm_tdp_mmu_wrprot_slot / clear_dirty_gfn_range from the VMM
       op = ops.start(t, 'tdp-other', vm, i);
+    } else if (op?.kind === 'notifier-unmap' && kind === 'unlink') {
+      // kvm_tdp_mmu_unmap_gfn_range zaps leaves only (tdp_mmu.c tdp_mmu_zap_leafs, 6.1, 6.12): a
+      // table removed now is the task's next op, e.g. the VM teardown's kvm_mmu_zap_all at exit
+      op = ops.start(t, 'tdp-other', vm, i);
     }
     if (!op) {
       op = ops.start(t, collapsibleZap(t, kind, level) ? 'zap-collapsible' : 'tdp-other', vm, i);
