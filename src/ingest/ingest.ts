@@ -91,7 +91,8 @@ const MAX_SKIP_EXAMPLES = 20;
 const SNIFF_BYTES = 64 * 1024;
 
 const ENTRIES_RE = /^# entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/;
-const LOST_RE = /^CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED)\]$/;
+// trace-cmd prefixes an instance's lines with its name and prints "[EVENTS DROPPED]" when the count was not stored
+const LOST_RE = /^(?:[^\s:]+: )?CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED|EVENTS DROPPED)\]$/;
 const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
 
 /** Ingests one trace; batches go to `opts.onBatch` as they fill. */
@@ -261,7 +262,7 @@ class LineProcessor {
       return;
     }
     const text = s.slice(a, e);
-    if (c0 === 67 && this.lostLine(text)) return;
+    if ((c0 === 67 || this.dialect === 'trace-cmd') && this.lostLine(text)) return;
     if (this.line === 1 && /^cpus=\d+$/.test(text)) {
       this.headerCpus = Number(text.slice(5));
       this.headerLines++;
@@ -291,7 +292,7 @@ class LineProcessor {
     }
   }
 
-  /** `CPU:N [LOST M EVENTS]`, `CPU:N [LOST EVENTS]` (ftrace), `CPU:N [M EVENTS DROPPED]` (trace-cmd). */
+  /** `CPU:N [LOST M EVENTS]`, `CPU:N [LOST EVENTS]` (ftrace), `[inst: ]CPU:N [[M ]EVENTS DROPPED]` (trace-cmd). */
   private lostLine(text: string): boolean {
     const m = LOST_RE.exec(text);
     if (!m) return false;

@@ -73,11 +73,11 @@ export function openPerfData(src: ByteSource): PerfData {
   h.u64n();
   h.u64n(); // event_types (unused since perf 3.x)
   const flags = h.u64();
-  if (headerSize < 104 || attrSize < 64) throw corrupt(8, `header size ${headerSize}, attr size ${attrSize}`);
+  if (headerSize < 104 || attrSize < 80) throw corrupt(8, `header size ${headerSize}, attr size ${attrSize}`);
   if (data.size === 0 && data.offset === 0) throw corrupt(40, 'perf.data without a data section (pipe-mode output is not read)');
 
-  // attrs: (perf_event_attr of attr_size bytes, perf_file_section of its ids)
-  const entry = attrSize + 16;
+  // attrs: attr_size bytes each, a perf_event_attr and the perf_file_section of its ids ("Event types")
+  const entry = attrSize;
   const ar = new Reader(src.read(attrs.offset, attrs.size, 'the attrs section'), attrs.offset, true, 'the attrs section');
   const byId = new Map<bigint, Attr>();
   const list: Attr[] = [];
@@ -92,7 +92,7 @@ export function openPerfData(src: ByteSource): PerfData {
     const bits = ar.u64();
     const a: Attr = { sampleType, readFormat, sampleIdAll: (bits & SAMPLE_ID_ALL) !== 0n };
     list.push(a);
-    ar.pos = i + attrSize;
+    ar.pos = i + attrSize - 16;
     const ids = { offset: ar.u64n(), size: ar.u64n() };
     const ir = new Reader(src.read(ids.offset, ids.size, 'the ids of an attr'), ids.offset);
     while (ir.remaining >= 8) byId.set(ir.u64(), a);
