@@ -1,8 +1,9 @@
 // trace.dat / perf.data → `events` record batches: the reader's items in time order, each event's
 // header columns (time stamp, CPU, task, comm) and its record decoded by its format. The `line`
 // column is the item's ordinal (1-based): records have no lines, and a lost-events mark counts as
-// one item as in the text. A file that ends early or stops making sense ends the ingest with
-// `truncated` naming the byte offset; what was read before stays.
+// one item as in the text. A file that ends early or stops making sense sets `truncated`, naming
+// the byte offset; every event read before the stop stays (in a trace.dat, those of the CPUs whose
+// data goes on, too).
 import type { RecordBatch } from 'apache-arrow';
 import { EventBatchBuilder, DEFAULT_BATCH_ROWS } from '../batch.js';
 import { C } from '../schema.js';

@@ -3,7 +3,7 @@
 // HEADER_TRACING_DATA feature (trace-cmd's metadata blocks with the event formats), and the data
 // section's records in time order: PERF_RECORD_SAMPLE with PERF_SAMPLE_RAW (the tracepoint
 // record), COMM and FORK for task names, LOST and LOST_SAMPLES counted.
-import { corrupt, Reader, truncated, type ByteSource } from './bytes.js';
+import { BinaryFormatError, corrupt, Reader, truncated, type ByteSource } from './bytes.js';
 import {
   Kallsyms, formatsById, parseCmdlines, readEventFormats, readFtraceFormats, readHeaderInfo, readSized32,
   type TracingMeta,
@@ -101,6 +101,10 @@ export function openPerfData(src: ByteSource): PerfData {
 
   // feature sections follow the data section, one perf_file_section per set bit in order
   const featuresAt = data.offset + data.size;
+  if (featuresAt >= src.size) {
+    // perf.data keeps the event formats (HEADER_TRACING_DATA) after the data: a cut file has none
+    throw new BinaryFormatError(src.size, 'truncated', `file ends before the feature sections that hold the event formats (after the data, at ${featuresAt}), so no sample can be decoded,`);
+  }
   const tracing = featureSection(src, featuresAt, flags, HEADER_TRACING_DATA);
   if (tracing === null) throw corrupt(48, 'perf.data has no tracing data (HEADER_TRACING_DATA): record tracepoints, e.g. -e kvmmmu:*');
   const meta = readTracingData(src, tracing.offset, tracing.size);

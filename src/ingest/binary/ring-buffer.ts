@@ -61,7 +61,7 @@ export class PlainPages implements PageSource {
       this.blockAt = this.pos;
     }
     const start = this.pos - this.blockAt;
-    if (start + this.pageSize > this.block.length) throw truncated(this.offset + this.size, `${this.what} (a partial page)`);
+    if (start + this.pageSize > this.block.length) throw truncated(Math.min(this.src.size, this.offset + this.size), `${this.what} (a partial page)`);
     this.pos += this.pageSize;
     return { buf: this.block.subarray(start, start + this.pageSize), offset: this.offset + this.pos - this.pageSize };
   }

@@ -3,7 +3,7 @@
 // maybe compressed), the saved cmdlines, and every buffer instance's per-CPU ring-buffer pages.
 import { inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { corrupt, Reader, truncated, type ByteSource } from './bytes.js';
+import { BinaryFormatError, corrupt, Reader, truncated, type ByteSource } from './bytes.js';
 import { CpuStream, PlainPages, type Page, type PageSource, type RingStats } from './ring-buffer.js';
 import type { BinaryItem } from './items.js';
 import { BINARY_MAGIC } from '../sniff.js';
@@ -77,7 +77,7 @@ export function openTraceDat(src: ByteSource): TraceDat {
 /** v6: everything inline after the initial format ("HEADER INFO FORMAT" .. "REST OF TRACE-CMD HEADER"). */
 function openV6(src: ByteSource, start: number, pageSize: number): TraceDat {
   // the metadata is small next to the data; read up to the first page-aligned data at most
-  const r = new Reader(src.read(start, Math.min(src.size - start, 64 << 20), 'the trace.dat header'), start);
+  const r = new Reader(src.read(start, Math.min(src.size - start, 64 << 20), 'the trace.dat header'), start, true, 'the trace.dat header');
   const page = readHeaderInfo(r);
   const formats = formatsById([...readFtraceFormats(r), ...readEventFormats(r)]);
   const kallsyms = new Kallsyms(readSized32(r));
@@ -261,12 +261,27 @@ function openV7(src: ByteSource, r: Reader, pageSize: number): TraceDat {
 /**
  * The events of every buffer and CPU merged by time stamp, as trace-cmd report orders them (equal
  * stamps: the earlier buffer, then the lower CPU). A page flagged with missed events puts a lost
- * mark before its first event.
+ * mark before its first event. A CPU whose data is cut or damaged ends there while the others go
+ * on; the first such error is thrown after the last event.
  */
 export function* traceDatItems(td: TraceDat, stats: RingStats): Generator<BinaryItem> {
-  const streams = td.buffers.flatMap((b) => b.cpus.map((c) => new CpuStream(c.cpu, c.pages, td.page, td.little, stats)));
+  let failure: BinaryFormatError | null = null;
+  const advance = (s: CpuStream): boolean => {
+    try {
+      return s.next();
+    } catch (e) {
+      if (!(e instanceof BinaryFormatError)) throw e;
+      failure ??= e;
+      return false;
+    }
+  };
   const live: CpuStream[] = [];
-  for (const s of streams) if (s.next()) live.push(s);
+  for (const b of td.buffers) {
+    for (const c of b.cpus) {
+      const s = new CpuStream(c.cpu, c.pages, td.page, td.little, stats);
+      if (advance(s)) live.push(s);
+    }
+  }
   while (live.length > 0) {
     let k = 0;
     for (let j = 1; j < live.length; j++) if (live[j]!.current!.ts < live[k]!.current!.ts) k = j;
@@ -274,10 +289,11 @@ export function* traceDatItems(td: TraceDat, stats: RingStats): Generator<Binary
     const e = s.current!;
     if (s.lostBefore !== null) yield { kind: 'lost', cpu: s.cpu, count: s.lostBefore < 0 ? null : s.lostBefore };
     yield { kind: 'event', ts: e.ts, cpu: s.cpu, data: e.data, pid: null, tgid: null, comm: null };
-    if (!s.next()) {
+    if (!advance(s)) {
       live.splice(k, 1);
       const n = s.takeTrailingLost();
       if (n !== null) yield { kind: 'lost', cpu: s.cpu, count: n < 0 ? null : n };
     }
   }
+  if (failure) throw failure;
 }
