@@ -153,6 +153,24 @@ test('perf.data: every row equals perf script --ns -F comm,pid,tid,cpu,time,even
   assert.deepEqual([report.input.format, report.input.events, report.input.lostEvents, report.input.truncated], ['perf.data', 5261, 0, null]);
 });
 
+test('perf.data that lost events: LOST records as lost rows where they happened, LOST_SAMPLES the same losses in all', async () => {
+  // perf report --stats and -D of the file (touch-lost.perf-stats.txt)
+  const stats = readFileSync(bin('touch-lost.perf-stats.txt'), 'utf8');
+  const num = (re: RegExp): number => Number(re.exec(stats)![1]);
+  const samples = num(/^ +SAMPLE events: +(\d+)/m);
+  const lostRecords = num(/^PERF_RECORD_LOST records (\d+)/m);
+  const lost = num(/^PERF_RECORD_LOST records \d+, lost (\d+)/m);
+  assert.equal(num(/^PERF_RECORD_LOST_SAMPLES records \d+, lost (\d+)/m), lost);
+  const { result, rows: rs } = await rows(bin('touch-lost.perf.data.gz'));
+  assert.deepEqual([result.events, result.lostEvents, result.lostMarkers, result.lostFromHeader], [samples, lost, lostRecords, lost]);
+  const marks = rs.filter((r) => r.event === 'lost_events');
+  assert.equal(marks.reduce((n, r) => n + Number(r.lost), 0), lost);
+  // each sits in time order among the samples
+  const ts = rs.map((r) => r.ts_ns as bigint);
+  assert.ok(ts.every((t, i) => i === 0 || t >= ts[i - 1]!));
+  assert.deepEqual((await analyzeTrace(bin('touch-lost.perf.data.gz'))).events.byName, readCounts(bin('touch-lost.perf-script.txt.counts')));
+});
+
 test('perf.data: a cut file names the missing formats; a damaged record stops the ingest at its offset', async () => {
   const data = bytes('mprotect.perf.data.gz');
   // perf.data keeps the event formats after the data section: a cut file cannot be decoded at all

@@ -30,6 +30,8 @@ interface Opened {
   clock: 'ns' | 'counter';
   cpus: number | null;
   items: Generator<BinaryItem>;
+  /** Events the file says were lost in all, apart from its lost marks (perf's LOST_SAMPLES), once read; null if it does not say. */
+  lostTotal(): number | null;
   /** What the file held besides events, for the report's kernel hints. */
   describe(): string;
 }
@@ -47,6 +49,7 @@ function open(src: ByteSource, format: BinaryFormat): Opened {
       clock: clocks.some((c) => COUNTER_CLOCKS.has(c)) ? 'counter' : 'ns',
       cpus: td.cpuCount,
       items: traceDatItems(td, stats),
+      lostTotal: () => null,
       describe: () => `${stats.pages} pages, ${stats.timeExtends} time extends, ${stats.timeStamps} absolute time stamps, ${stats.paddings} paddings, ${stats.missedPages} pages with missed events; clock ${clocks.join(', ') || 'none'}`,
     };
   }
@@ -57,7 +60,8 @@ function open(src: ByteSource, format: BinaryFormat): Opened {
     clock: 'ns',
     cpus: pd.cpuCount,
     items: pd.items(),
-    describe: () => `${pd.stats.records} records, ${pd.stats.samples} samples (${pd.stats.samplesWithoutRaw} without raw data), ${pd.stats.lostRecords} lost-event records`,
+    lostTotal: () => (pd.stats.lostSamplesRecords > 0 ? pd.stats.lostSamples : null),
+    describe: () => `${pd.stats.records} records, ${pd.stats.samples} samples (${pd.stats.samplesWithoutRaw} without raw data), ${pd.stats.lostRecords} LOST records, ${pd.stats.lostSamplesRecords} LOST_SAMPLES records`,
   };
 }
 
@@ -137,7 +141,8 @@ export async function ingestBinary(path: string, src: ByteSource, format: Binary
     path, format, formatReason: o.reason, source,
     lines: items, events, headerLines: 0, blankLines: 0, annotations: 0, stackFrames: 0,
     skippedLines: 0, skippedByReason: {}, skipExamples: [],
-    lostEvents: lost, lostFromHeader: null, lostMarkers, entries: null,
+    // as for text: the tracer's own total where it gives one, else the sum of the marks
+    lostEvents: Math.max(lost, o.lostTotal() ?? 0), lostFromHeader: o.lostTotal(), lostMarkers, entries: null,
     headerCpus: o.cpus, clock: o.clock, firstTs: fmt(first), lastTs: fmt(first === null ? null : last),
     undecodedEvents: undecoded, crlfLines: 0, truncated,
     kernel: {

@@ -2,7 +2,8 @@
 // include/uapi/linux/perf_event.h): the header, the attrs with their sample_type and ids, the
 // HEADER_TRACING_DATA feature (trace-cmd's metadata blocks with the event formats), and the data
 // section's records in time order: PERF_RECORD_SAMPLE with PERF_SAMPLE_RAW (the tracepoint
-// record), COMM and FORK for task names, LOST and LOST_SAMPLES counted.
+// record), COMM and FORK for task names, LOST (where events were lost) and LOST_SAMPLES (perf
+// record's per-event totals, written at the end: the same losses) counted.
 import { BinaryFormatError, corrupt, Reader, truncated, type ByteSource } from './bytes.js';
 import {
   Kallsyms, formatsById, parseCmdlines, readEventFormats, readFtraceFormats, readHeaderInfo, readSized32,
@@ -40,6 +41,9 @@ export interface PerfStats {
   /** Samples without PERF_SAMPLE_RAW or of an attr that is not a tracepoint. */
   samplesWithoutRaw: number;
   lostRecords: number;
+  /** LOST_SAMPLES records and their counts: perf record's totals per event at the end, the same losses LOST records report where they happened. */
+  lostSamplesRecords: number;
+  lostSamples: number;
 }
 
 export interface PerfData extends TracingMeta {
@@ -111,7 +115,7 @@ export function openPerfData(src: ByteSource): PerfData {
   const nr = featureSection(src, featuresAt, flags, HEADER_NRCPUS);
   // nr_cpus { available, online }
   const cpuCount = nr ? new Reader(src.read(nr.offset, 8, 'HEADER_NRCPUS'), nr.offset).u32() : null;
-  const stats: PerfStats = { records: 0, samples: 0, samplesWithoutRaw: 0, lostRecords: 0 };
+  const stats: PerfStats = { records: 0, samples: 0, samplesWithoutRaw: 0, lostRecords: 0, lostSamplesRecords: 0, lostSamples: 0 };
   const first = list[0]!;
   const attrOf = (buf: Buffer, start: number, end: number, isSample: boolean): Attr => {
     if (list.length === 1) return first;
@@ -188,12 +192,15 @@ export function openPerfData(src: ByteSource): PerfData {
         const ptid = r.u32();
         const parent = comms.get(ptid) ?? comms.get(ppid);
         if (parent !== undefined) comms.set(tid, parent);
-      } else if (type === REC.LOST || type === REC.LOST_SAMPLES) {
-        if (type === REC.LOST) r.u64();
-        const n = r.u64();
+      } else if (type === REC.LOST) {
+        r.u64(); // id
+        const n = Number(r.u64());
         stats.lostRecords++;
         const a = attrOf(buf, p + 8, p + size, false);
-        yield { kind: 'lost', cpu: trailerCpu(buf, p + size, a), count: Number(n) };
+        yield { kind: 'lost', cpu: trailerCpu(buf, p + size, a), count: n };
+      } else if (type === REC.LOST_SAMPLES) {
+        stats.lostSamplesRecords++;
+        stats.lostSamples += Number(r.u64());
       } else {
         const a = attrOf(buf, p + 8, p + size, true);
         stats.samples++;
