@@ -67,7 +67,6 @@ export class FileSource implements ByteSource {
   }
 }
 
-const TWO32 = 0x100000000;
 
 /** A cursor over a buffer that sits at file offset `base`. */
 export class Reader {
@@ -155,5 +154,3 @@ export function halves(v: bigint): { hi: number; lo: number } {
   const u = BigInt.asUintN(64, v);
   return { hi: Number(u >> 32n), lo: Number(u & 0xffffffffn) };
 }
-
-export { TWO32 };

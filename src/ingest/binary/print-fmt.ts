@@ -304,7 +304,7 @@ export class PrintFmt {
 }
 
 /** `"fmt", arg, arg` → the format string and the argument texts, split at top-level commas. */
-export function splitPrintFmt(text: string): { fmt: string; args: string[] } {
+function splitPrintFmt(text: string): { fmt: string; args: string[] } {
   let i = 0;
   let fmt = '';
   const s = text.trim();

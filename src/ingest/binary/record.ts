@@ -3,7 +3,6 @@
 // the text decoders read from the printed text (reason names, permission letters, task states,
 // comms, marker text) from the print fmt's arguments, so the row equals the one of the event's text.
 import { C } from '../schema.js';
-import { EVENT_CATALOG } from '../decoders/index.js';
 import { rawFieldTarget } from '../decoders/raw-fields.js';
 import { writeRole } from '../role.js';
 import type { DecodeContext } from '../context.js';
@@ -103,7 +102,7 @@ export class RecordDecoder {
       if (sym !== undefined && buf) {
         name = sym;
         const text = (value(buf) as string | undefined) ?? '';
-        w.str(C.grp, EVENT_CATALOG.get(name)?.grp ?? f.system);
+        w.str(C.grp, f.system);
         w.str(C.event, name);
         w.str(C.payload, text.endsWith('\n') ? text.slice(0, -1) : text);
         return { name, outcome: 'decoded' };

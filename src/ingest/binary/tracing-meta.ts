@@ -14,7 +14,7 @@ export interface PageLayout {
 }
 
 /** Parses events/header_page: `u64 timestamp`, `local_t commit`, `char data`. */
-export function parseHeaderPage(text: string, at: number): PageLayout {
+function parseHeaderPage(text: string, at: number): PageLayout {
   const fields = parseFieldLines(text);
   const ts = fields.find((f) => f.name === 'timestamp');
   const commit = fields.find((f) => f.name === 'commit');
@@ -29,7 +29,7 @@ export function parseHeaderPage(text: string, at: number): PageLayout {
  * Checks events/header_event describes the ring-buffer event header this reader decodes: a 5-bit
  * type_len, a 27-bit time_delta, padding 29, time_extend 30, time_stamp 31, data up to 28.
  */
-export function checkHeaderEvent(text: string, at: number): void {
+function checkHeaderEvent(text: string, at: number): void {
   const need = [/type_len\s*:\s*5 bits/, /time_delta\s*:\s*27 bits/, /padding\s*:\s*type == 29/, /time_extend\s*:\s*type == 30/,
     /time_stamp\s*:\s*type == 31/, /data max type_len\s*==\s*28/];
   if (!need.every((re) => re.test(text))) throw corrupt(at, `unexpected ring-buffer event header (events/header_event): ${JSON.stringify(text.slice(0, 120))}`);
