@@ -11,7 +11,8 @@ import { DecodeContext } from '../context.js';
 import { RecordWriter } from '../event-row.js';
 import { MemorySource } from './bytes.js';
 import type { EventFormat } from './format-file.js';
-import { RecordDecoder } from './record.js';
+import { RecordDecoder, roleLayoutOfPrintFmt } from './record.js';
+import { analyzeTrace } from '../../pipeline/analyze.js';
 import { openTraceDat } from './trace-dat.js';
 
 const td = openTraceDat(new MemorySource(gunzipSync(readFileSync(fixture('binary/mprotect.v6.trace.dat.gz')))));
@@ -92,4 +93,13 @@ test('print fmt: kvm_userspace_exit restart and error from errno, else KVM_EXIT_
     buf.writeUInt32LE(b, at('spte_gen'));
   }));
   assert.deepEqual([check(3, 3).valid, check(3, 4).valid], [true, false]);
+});
+
+test('the role layout comes from the kernel\'s own kvm_mmu_get_page print fmt', async () => {
+  // 6.18: access_str of 3 letters, role.has_4_byte_gpte
+  assert.equal(roleLayoutOfPrintFmt(format('kvmmmu', 'kvm_mmu_get_page').printFmt), 'v5.17');
+  const r = await analyzeTrace(fixture('binary/mprotect.v6.trace.dat.gz'), { model: false });
+  assert.deepEqual([r.kernel.roleLayout, r.kernel.roleLayoutSource], ['v5.17', 'text']);
+  // v7.2's 16-entry table of 4 letters
+  assert.equal(roleLayoutOfPrintFmt('"%s %s", ({ static const char *access_str[] = { "----", "---x", "r---" }; role.word = REC->role; })'), 'v7.2');
 });

@@ -4,7 +4,7 @@
 // comms, marker text) from the print fmt's arguments, so the row equals the one of the event's text.
 import { C } from '../schema.js';
 import { rawFieldTarget } from '../decoders/raw-fields.js';
-import { writeRole } from '../role.js';
+import { ROLE_LAYOUTS, writeRole, type RoleLayoutName } from '../role.js';
 import type { DecodeContext } from '../context.js';
 import type { RowSink } from '../event-row.js';
 import { halves, readInt } from './bytes.js';
@@ -57,6 +57,12 @@ export class RecordDecoder {
     const any = formats.values().next().value as EventFormat | undefined;
     const t = any ? fieldOf(any, 'common_type') : undefined;
     this.typeField = t ? { offset: t.offset, size: t.size } : { offset: 0, size: 2 };
+    const sp = [...formats.values()].find((f) => f.name === 'kvm_mmu_get_page');
+    const layout = sp ? roleLayoutOfPrintFmt(sp.printFmt) : null;
+    if (layout) {
+      ctx.layoutSeen(layout);
+      ctx.hint('role-layout', `kvm_mmu_get_page's print fmt decodes the role as ${layout} (${ROLE_LAYOUTS[layout].kernels})`);
+    }
   }
 
   /** The record's event id (common_type), or -1 if the record is too short to hold it. */
@@ -137,6 +143,19 @@ export class RecordDecoder {
     if (plan.rest.length > 0) w.str(C.payload, plan.rest.map((x) => `${x.name}=${show(value(x), x)}`).join(' '));
     return { name, outcome: 'decoded' };
   }
+}
+
+/**
+ * The role layout the kernel's own shadow-page print fmt (mmutrace.h KVM_MMU_PAGE_PRINTK) uses: a
+ * 16-entry access_str of 4 letters is v7.2's; else the name of bit 4 tells (kvm-mmu-reference.md
+ * §2): has_4_byte_gpte 5.17+, gpte_is_8_bytes 5.1-5.16, cr4_pae before.
+ */
+export function roleLayoutOfPrintFmt(printFmt: string): RoleLayoutName | null {
+  if (/access_str\[\] = \{ "[-rwux]{4}"/.test(printFmt)) return 'v7.2';
+  if (printFmt.includes('role.has_4_byte_gpte')) return 'v5.17';
+  if (printFmt.includes('role.gpte_is_8_bytes')) return 'v5.1';
+  if (printFmt.includes('role.cr4_pae')) return 'v4';
+  return null;
 }
 
 function makePlan(format: EventFormat): Plan {
