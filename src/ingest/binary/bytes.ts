@@ -22,6 +22,8 @@ export interface ByteSource {
   readonly size: number;
   /** `length` bytes at `offset`; a range past the end is a truncated error naming `what`. */
   read(offset: number, length: number, what: string): Buffer;
+  /** Bytes read from the file so far (for a progress bar), or null when it was read whole beforehand. */
+  progress(): number | null;
   close(): void;
 }
 
@@ -37,6 +39,10 @@ export class MemorySource implements ByteSource {
     return this.buf.subarray(offset, offset + length);
   }
 
+  progress(): null {
+    return null;
+  }
+
   close(): void {}
 }
 
@@ -44,6 +50,7 @@ export class MemorySource implements ByteSource {
 export class FileSource implements ByteSource {
   private readonly fd: number;
   readonly size: number;
+  private bytesRead = 0;
 
   constructor(path: string) {
     this.fd = openSync(path, 'r');
@@ -59,7 +66,12 @@ export class FileSource implements ByteSource {
       if (n === 0) throw truncated(offset + got, what);
       got += n;
     }
+    this.bytesRead += length;
     return b;
+  }
+
+  progress(): number {
+    return Math.min(this.bytesRead, this.size);
   }
 
   close(): void {

@@ -74,7 +74,7 @@ export async function ingestBinary(path: string, src: ByteSource, format: Binary
   const ready: RecordBatch[] = [];
   const flush = async (): Promise<void> => {
     for (const batch of ready.splice(0)) await opts.onBatch?.(batch);
-    opts.onProgress?.(source.bytesIn);
+    opts.onProgress?.(src.progress() ?? source.bytesIn);
   };
   const commit = (): void => {
     b.commitRow();
