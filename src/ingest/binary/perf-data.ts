@@ -226,7 +226,7 @@ function trailerCpu(buf: Buffer, end: number, a: Attr): number {
   if (!a.sampleIdAll || !(a.sampleType & S.CPU)) return -1;
   let at = end - sampleIdSize(a.sampleType);
   for (const b of [S.TID, S.TIME, S.ID, S.STREAM_ID]) if (a.sampleType & b) at += 8;
-  return buf.readUInt32LE(at);
+  return at >= 0 && at + 4 <= end ? buf.readUInt32LE(at) : -1;
 }
 
 /** PERF_RECORD_SAMPLE's fields in perf_event.h order, up to PERF_SAMPLE_RAW. */

@@ -46,9 +46,16 @@ const OPT = {
 
 type Decompress = (data: Buffer, size: number) => Buffer;
 
+/** More than any section or chunk trace-cmd writes (chunks are a few pages): a larger size is damage, not data. */
+const MAX_UNCOMPRESSED = 1 << 28;
+
 function decompressor(name: string, at: number): Decompress {
-  if (name === 'zstd') return (data, size) => Buffer.from(zstdDecompress(data, new Uint8Array(size)));
-  if (name === 'zlib') return (data) => inflateSync(data);
+  const checked = (f: Decompress): Decompress => (data, size) => {
+    if (size > MAX_UNCOMPRESSED) throw new RangeError(`uncompressed size ${size} is implausible`);
+    return f(data, size);
+  };
+  if (name === 'zstd') return checked((data, size) => Buffer.from(zstdDecompress(data, new Uint8Array(size))));
+  if (name === 'zlib') return checked((data) => inflateSync(data, { maxOutputLength: MAX_UNCOMPRESSED }));
   throw corrupt(at, `unsupported trace.dat compression "${name}" (zstd and zlib are read)`);
 }
 
@@ -199,7 +206,7 @@ function readSection(src: ByteSource, at: number, unzip: Decompress | null, what
   try {
     return { id, data: new Reader(unzip(c.bytes(csize), usize), at + 16, true, `${what} (decompressed)`) };
   } catch (e) {
-    if (e instanceof Error && 'offset' in e) throw e;
+    if (e instanceof BinaryFormatError) throw e;
     throw corrupt(at, `${what} does not decompress (${(e as Error).message})`);
   }
 }
