@@ -205,3 +205,32 @@ test('CLI: analyze on a cut trace.dat reports what was read and exits 3', () => 
   assert.match(bad.stderr, /cli-bad\.trace\.dat: trace\.dat: file ends inside an options section at byte offset 100/);
   assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
+
+test('random damage (a fixed seed, 40 files per format): an InputError or a reported stop, never another error', async () => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n);
+  };
+  const formats: [string, Buffer, [number, number][]][] = [
+    // headers, the first CPU's pages and the options sections (v7), the pages (v6), header, attrs and the tracing data (perf)
+    ['trace.dat', bytes('mprotect.v7.trace.dat'), [[0, 200], [0x20000, 0x27000], [126900, 127300]]],
+    ['trace.dat', bytes('mprotect.v6.trace.dat.gz'), [[0, 4096], [0x1f1000, 0x213000]]],
+    ['perf.data', bytes('mprotect.perf.data.gz'), [[0, 4096]]],
+  ];
+  for (const [kind, whole, regions] of formats) {
+    regions.push([whole.length - 40_000, whole.length]);
+    for (let n = 0; n < 40; n++) {
+      const b = Buffer.from(whole);
+      for (let k = 1 + rnd(4); k > 0; k--) {
+        const [lo, hi] = regions[rnd(regions.length)]!;
+        b[lo + rnd(hi - lo)] = rnd(256);
+      }
+      const r = await ingest(temp(`fuzz.${kind}`, b)).catch((e: unknown) => {
+        if (e instanceof InputError) return null;
+        throw e;
+      });
+      if (r?.truncated) assert.match(r.truncated, new RegExp(`^${kind.replace('.', '\\.')} is (truncated|corrupt): .* at byte offset \\d+$`));
+    }
+  }
+});
