@@ -85,6 +85,8 @@ test('trace.dat: counts, lost events and time extends as trace-cmd and ring_page
     // ring_pages.py mprotect.v6.trace.dat.gz 2: pages=34 events=4121 extends=2 stamps=0 paddings=0 missed_pages=2 missed=6236
     assert.equal(r.kernel.hints['trace.dat']?.value,
       '34 pages, 2 time extends, 0 absolute time stamps, 0 paddings, 2 pages with missed events; clock local', name);
+    // trace-cmd dump --options: UNAME "Linux vm 6.18.44-fc-v1147 x86_64"
+    assert.equal(r.kernel.hints.kernel?.value, '6.18.44-fc-v1147, as the file says (--kernel 6.18 applies its rules)', name);
   }
 });
 
@@ -150,7 +152,10 @@ test('perf.data: every row equals perf script --ns -F comm,pid,tid,cpu,time,even
   }
   const report = await analyzeTrace(bin('mprotect.perf.data.gz'));
   assert.deepEqual(report.events.byName, readCounts(bin('mprotect.perf-script.txt.counts')));
-  assert.deepEqual([report.input.format, report.input.events, report.input.lostEvents, report.input.truncated], ['perf.data', 5261, 0, null]);
+  // perf report --header-only: "os release : 6.18.44-fc-v1147", "nrcpus online : 2"
+  assert.deepEqual([report.input.format, report.input.events, report.input.lostEvents, report.input.truncated, report.input.cpus],
+    ['perf.data', 5261, 0, null, 2]);
+  assert.equal(report.kernel.hints.kernel?.value, '6.18.44-fc-v1147, as the file says (--kernel 6.18 applies its rules)');
 });
 
 test('perf.data that lost events: LOST records as lost rows where they happened, LOST_SAMPLES the same losses in all', async () => {

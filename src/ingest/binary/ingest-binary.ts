@@ -34,6 +34,8 @@ interface Opened {
   lostTotal(): number | null;
   /** What the file held besides events, for the report's kernel hints. */
   describe(): string;
+  /** The traced kernel's release as the file names it. */
+  kernel: string | null;
 }
 
 /** Reads the file's headers; an unreadable header throws BinaryFormatError. */
@@ -50,6 +52,8 @@ function open(src: ByteSource, format: BinaryFormat): Opened {
       cpus: td.cpuCount,
       items: traceDatItems(td, stats),
       lostTotal: () => null,
+      // "sysname nodename release machine"
+      kernel: td.uname?.split(' ')[2] ?? td.uname,
       describe: () => `${stats.pages} pages, ${stats.timeExtends} time extends, ${stats.timeStamps} absolute time stamps, ${stats.paddings} paddings, ${stats.missedPages} pages with missed events; clock ${clocks.join(', ') || 'none'}`,
     };
   }
@@ -61,6 +65,7 @@ function open(src: ByteSource, format: BinaryFormat): Opened {
     cpus: pd.cpuCount,
     items: pd.items(),
     lostTotal: () => (pd.stats.lostSamplesRecords > 0 ? pd.stats.lostSamples : null),
+    kernel: pd.osRelease,
     describe: () => `${pd.stats.records} records, ${pd.stats.samples} samples (${pd.stats.samplesWithoutRaw} without raw data), ${pd.stats.lostRecords} LOST records, ${pd.stats.lostSamplesRecords} LOST_SAMPLES records`,
   };
 }
@@ -69,6 +74,9 @@ export async function ingestBinary(path: string, src: ByteSource, format: Binary
   opts: IngestOptions): Promise<IngestResult> {
   const o = open(src, format);
   const ctx = opts.roleLayout ? new DecodeContext(ROLE_LAYOUTS[opts.roleLayout], 'option') : new DecodeContext();
+  // the model picks its rules from the events; the file's own word on the kernel is a hint
+  const version = /^\d+\.\d+/.exec(o.kernel ?? '')?.[0];
+  if (o.kernel) ctx.hint('kernel', `${o.kernel}, as the file says${version ? ` (--kernel ${version} applies its rules)` : ''}`);
   const decoder = new RecordDecoder(o.meta.formats, o.meta.kallsyms, ctx);
   const b = new EventBatchBuilder(opts.batchRows ?? DEFAULT_BATCH_ROWS);
   const ready: RecordBatch[] = [];

@@ -24,7 +24,8 @@ const RF = { TOTAL_TIME_ENABLED: 1n, TOTAL_TIME_RUNNING: 2n, ID: 4n, GROUP: 8n, 
 const REC = { LOST: 2, COMM: 3, FORK: 7, SAMPLE: 9, LOST_SAMPLES: 13, COMPRESSED: 81 } as const;
 /** HEADER_TRACING_DATA: feature bit 1 of the header's flags (perf.data-file-format.txt). */
 const HEADER_TRACING_DATA = 1;
-/** HEADER_NRCPUS: feature bit 7. */
+/** HEADER_OSRELEASE (a perf_header_string) and HEADER_NRCPUS: feature bits 4 and 7. */
+const HEADER_OSRELEASE = 4;
 const HEADER_NRCPUS = 7;
 /** perf_event_attr: sample_id_all is bit 18 of the flags word at offset 40. */
 const SAMPLE_ID_ALL = 1n << 18n;
@@ -48,6 +49,8 @@ export interface PerfStats {
 
 export interface PerfData extends TracingMeta {
   cpuCount: number | null;
+  /** HEADER_OSRELEASE: uname -r of the traced machine. */
+  osRelease: string | null;
   stats: PerfStats;
   /** Items in time order (stable for equal times); a record that cannot be read stops the list with `error`. */
   items(): Generator<BinaryItem>;
@@ -113,8 +116,11 @@ export function openPerfData(src: ByteSource): PerfData {
   if (tracing === null) throw corrupt(48, 'perf.data has no tracing data (HEADER_TRACING_DATA): record tracepoints, e.g. -e kvmmmu:*');
   const meta = readTracingData(src, tracing.offset, tracing.size);
   const nr = featureSection(src, featuresAt, flags, HEADER_NRCPUS);
-  // nr_cpus { available, online }
-  const cpuCount = nr ? new Reader(src.read(nr.offset, 8, 'HEADER_NRCPUS'), nr.offset).u32() : null;
+  // nr_cpus { available, online }: the online ones, as ftrace's #P:
+  const cpuCount = nr ? new Reader(src.read(nr.offset, 8, 'HEADER_NRCPUS'), nr.offset).buf.readUInt32LE(4) : null;
+  const os = featureSection(src, featuresAt, flags, HEADER_OSRELEASE);
+  // perf_header_string: u32 len, then len bytes NUL-padded
+  const osRelease = os ? new Reader(src.read(os.offset, os.size, 'HEADER_OSRELEASE'), os.offset).bytes(os.size).subarray(4).toString('latin1').replace(/\0.*$/s, '') : null;
   const stats: PerfStats = { records: 0, samples: 0, samplesWithoutRaw: 0, lostRecords: 0, lostSamplesRecords: 0, lostSamples: 0 };
   const first = list[0]!;
   const attrOf = (buf: Buffer, start: number, end: number, isSample: boolean): Attr => {
@@ -218,7 +224,7 @@ export function openPerfData(src: ByteSource): PerfData {
     if (stop) throw stop;
   }
 
-  return { ...meta, cpuCount, stats, items };
+  return { ...meta, cpuCount, osRelease, stats, items };
 }
 
 /** The CPU in a non-sample record's sample_id trailer, or -1. */

@@ -35,12 +35,14 @@ export interface TraceDat extends TracingMeta {
   compression: string | null;
   /** CPUs of the traced machine (v6 header, v7 CPUCOUNT option). */
   cpuCount: number | null;
+  /** uname of the traced machine (UNAME option), e.g. "Linux vm 6.18.44 x86_64". */
+  uname: string | null;
   buffers: TraceBuffer[];
 }
 
 /** v7 option ids (trace-cmd.dat.v7(5) OPTIONS SECTION); v6 uses the same numbers for its options. */
 const OPT = {
-  DONE: 0, BUFFER: 3, TRACECLOCK: 4, CPUCOUNT: 8, HEADER_INFO: 16, FTRACE_EVENTS: 17, EVENT_FORMATS: 18,
+  DONE: 0, BUFFER: 3, TRACECLOCK: 4, UNAME: 5, CPUCOUNT: 8, HEADER_INFO: 16, FTRACE_EVENTS: 17, EVENT_FORMATS: 18,
   KALLSYMS: 19, CMDLINES: 21,
 } as const;
 
@@ -93,6 +95,7 @@ function openV6(src: ByteSource, start: number, pageSize: number): TraceDat {
   const cpuCount = r.u32();
   let kind = r.bytes(10).toString('latin1');
   const instances: { name: string; offset: number }[] = [];
+  let uname: string | null = null;
   if (kind === 'options  \0') {
     for (;;) {
       const id = r.u16();
@@ -100,6 +103,7 @@ function openV6(src: ByteSource, start: number, pageSize: number): TraceDat {
       const data = new Reader(r.bytes(r.u32()), r.offset, true, 'a trace.dat option');
       // BUFFER: u64 offset of the instance's flyrecord block, then its name
       if (id === OPT.BUFFER) instances.push({ offset: data.u64n(), name: data.cstring() });
+      else if (id === OPT.UNAME) uname = data.cstring();
     }
     kind = r.bytes(10).toString('latin1');
   }
@@ -121,7 +125,7 @@ function openV6(src: ByteSource, start: number, pageSize: number): TraceDat {
     if (fr.bytes(10).toString('latin1') !== 'flyrecord\0') throw corrupt(inst.offset, `buffer "${inst.name}" has no flyrecord block`);
     buffers.push(flyrecord(fr, inst.name));
   }
-  return { version: 6, little: true, pageSize, compression: null, cpuCount, buffers, page, formats, kallsyms, cmdlines };
+  return { version: 6, little: true, pageSize, compression: null, cpuCount, uname, buffers, page, formats, kallsyms, cmdlines };
 }
 
 /** Per-CPU data: a table of (cpu, offset, size); CPUs with no data are left out. */
@@ -220,6 +224,7 @@ function openV7(src: ByteSource, r: Reader, pageSize: number): TraceDat {
   const sectionAt = new Map<number, number>();
   const buffers: { offset: number; name: string; clock: string; pageSize: number; table: { cpu: number; offset: number; size: number }[] }[] = [];
   let cpuCount: number | null = null;
+  let uname: string | null = null;
   const seen = new Set<number>();
   while (next !== 0) {
     if (seen.has(next)) throw corrupt(next, 'options sections form a loop');
@@ -241,6 +246,7 @@ function openV7(src: ByteSource, r: Reader, pageSize: number): TraceDat {
         for (let i = 0; i < n; i++) b.table.push({ cpu: d.u32(), offset: d.u64n(), size: d.u64n() });
         buffers.push(b);
       } else if (id === OPT.CPUCOUNT) cpuCount = d.u32();
+      else if (id === OPT.UNAME) uname = d.cstring();
       else if (id >= OPT.HEADER_INFO && id <= OPT.CMDLINES) sectionAt.set(id, d.u64n());
     }
   }
@@ -262,7 +268,7 @@ function openV7(src: ByteSource, r: Reader, pageSize: number): TraceDat {
     if (compressed && unzip === null) throw corrupt(b.offset, `buffer "${b.name}" is compressed but the file names no compression`);
     return { name: b.name, clock: b.clock, cpus: cpuTable(src, b.table, b.pageSize || pageSize, compressed ? unzip : null, b.name) };
   });
-  return { version: 7, little: true, pageSize, compression, cpuCount, buffers: out, page, formats, kallsyms, cmdlines };
+  return { version: 7, little: true, pageSize, compression, cpuCount, uname, buffers: out, page, formats, kallsyms, cmdlines };
 }
 
 /**
