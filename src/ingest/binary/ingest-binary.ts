@@ -153,6 +153,8 @@ export async function ingestBinary(path: string, src: ByteSource, format: Binary
     lostEvents: Math.max(lost, o.lostTotal() ?? 0), lostFromHeader: o.lostTotal(), lostMarkers, entries: null,
     headerCpus: o.cpus, clock: o.clock, firstTs: fmt(first), lastTs: fmt(first === null ? null : last),
     undecodedEvents: undecoded, crlfLines: 0, truncated,
+    // what `mmu-trace record` writes around its text; a binary trace is never one
+    recorded: null,
     kernel: {
       roleLayout: ctx.layout.name, roleLayoutKernels: ctx.layout.kernels, roleLayoutSource: ctx.layoutSource,
       hints: Object.fromEntries(ctx.hints),
