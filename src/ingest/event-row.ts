@@ -5,7 +5,7 @@ import { C, EVENT_COLUMNS } from './schema.js';
 import { Cursor } from './cursor.js';
 import { DecodeContext } from './context.js';
 import { EVENT_CATALOG } from './decoders/index.js';
-import { decodeRawFields, looksLikeRawFields } from './decoders/raw-fields.js';
+import { decodeRawFields, looksLikeRawFields, rawU64Hex } from './decoders/raw-fields.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 import type { RowRecord, RowWriter } from './row.js';
 
@@ -86,8 +86,8 @@ export class EventRowWriter {
     }
     if (spec.decode(c, w, this.ctx)) return { name, outcome: 'decoded' };
     w.clearRow(C.sp_gen);
-    // trace-cmd report -R prints 64-bit fields as bare hex; perf and the ftrace fields option do not
-    const u64Hex = this.dialect === 'trace-cmd';
+    // trace-cmd report -R prints most 64-bit fields as bare hex; perf and the ftrace fields option do not
+    const u64Hex = this.dialect === 'trace-cmd' && rawU64Hex(name);
     if (looksLikeRawFields(s, payloadStart, e) && decodeRawFields(name, c.reset(s, payloadStart, e), w, this.ctx, u64Hex)) {
       return { name, outcome: 'raw-fields' };
     }

@@ -3,7 +3,10 @@
 // against the printed text, and the tracer's own loss and skip accounting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fixture, readCounts } from '../testing/fixtures.js';
 import { present, rowsByLine, type Row } from '../testing/rows.js';
 import { analyzeTrace } from '../pipeline/analyze.js';
@@ -199,4 +202,17 @@ test('trace-cmd report variants: -N raw fields, -R bare-hex fields, --raw-ts int
   const set = [...raw.rows.values()].find((r) => r.event === 'kvm_mmu_set_spte')!;
   // fx: kvm-workload-4651 [000] 206.202664: kvm_mmu_set_spte: gfn=80 spte=14e3a2a25 sptep=15d87a400 level=1 r=1 x=1 u=1
   assert.deepEqual([set.gfn, set.spte, set.sptep, set.level], [0x80n, 0x14e3a2a25n, 0x15d87a400n, 1]);
+});
+
+test('trace-cmd report: an instance prefix before a DROPPED mark, and a mark without a count', async () => {
+  // fixtures/binary's -R text has "mmutrace-fixture: CPU:1 [2631 EVENTS DROPPED]"; trace-cmd prints
+  // "[EVENTS DROPPED]" when the page did not store the count
+  const text = gunzipSync(readFileSync(fixture('binary/mprotect.trace-cmd-R.txt.gz'))).toString('utf8')
+    .replace('CPU:1 [2631 EVENTS DROPPED]', 'CPU:1 [EVENTS DROPPED]');
+  const path = join(mkdtempSync(join(tmpdir(), 'mmu-trace-ingest-')), 'dropped.report.txt');
+  writeFileSync(path, text);
+  const { result, rows } = await rowsByLine(path);
+  assert.deepEqual([result.skippedLines, result.lostMarkers, result.lostEvents], [0, 2, 3605]);
+  const marks = [...rows.values()].filter((r) => r.event === 'lost_events').map((r) => [r.cpu, r.lost]);
+  assert.deepEqual(marks, [[1, null], [0, 3605n]]);
 });

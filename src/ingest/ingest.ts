@@ -9,7 +9,9 @@ import { DecodeContext } from './context.js';
 import { EventRowWriter } from './event-row.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 import { DEFAULT_CHUNK_BYTES, forEachLine, readText, type SourceInfo } from './source.js';
-import { FORMAT_DIALECT, sniffFormat, type Format } from './sniff.js';
+import { FORMAT_DIALECT, isBinaryFormat, sniffBinary, sniffFormat, type BinaryFormat, type Format, type TextFormat } from './sniff.js';
+import { ingestBinary } from './binary/ingest-binary.js';
+import { BinaryFormatError, FileSource, MemorySource, type ByteSource } from './binary/bytes.js';
 import { formatSeconds } from './numbers.js';
 import { parseLineSlow, writeRecord } from './slow-path.js';
 import { ROLE_LAYOUTS, type RoleLayoutName } from './role.js';
@@ -89,7 +91,8 @@ const MAX_SKIP_EXAMPLES = 20;
 const SNIFF_BYTES = 64 * 1024;
 
 const ENTRIES_RE = /^# entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/;
-const LOST_RE = /^CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED)\]$/;
+// trace-cmd prefixes an instance's lines with its name and prints "[EVENTS DROPPED]" when the count was not stored
+const LOST_RE = /^(?:[^\s:]+: )?CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED|EVENTS DROPPED)\]$/;
 const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
 
 /** Ingests one trace; batches go to `opts.onBatch` as they fill. */
@@ -113,10 +116,12 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
     readError = err as Error;
   }
   if (readError && bufferedBytes === 0) throw new InputError(path, describeReadError(readError));
-  let format: Format;
+  const binary = opts.format ? (isBinaryFormat(opts.format) ? opts.format : undefined) : sniffBinary(Buffer.concat(buffered));
+  if (binary) return readBinary(path, binary, source, buffered, readError, chunks, opts);
+  let format: TextFormat;
   let formatReason: string;
   if (opts.format) {
-    format = opts.format;
+    format = opts.format as TextFormat;
     formatReason = 'given with --input-format';
   } else {
     const sniff = sniffFormat(Buffer.concat(buffered).toString('utf8'), path);
@@ -144,6 +149,38 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
   r.finish(lastLineUnterminated);
   for (const b of r.drain()) await opts.onBatch?.(b);
   return r.result(path, formatReason, source, truncated);
+}
+
+/**
+ * A trace.dat or perf.data: a plain file is read by offset, stdin or a .gz is decompressed into
+ * memory first (its records are read by offset). A .gz that ends early is read as far as it goes.
+ */
+async function readBinary(path: string, format: BinaryFormat, source: SourceInfo, buffered: Buffer[], readError: Error | null,
+  chunks: AsyncGenerator<Buffer>, opts: IngestOptions): Promise<IngestResult> {
+  let src: ByteSource;
+  let cut: string | null = readError ? describeReadError(readError) : null;
+  if (!source.compressed && path !== '-') {
+    await chunks.return(undefined);
+    src = new FileSource(path);
+    source.bytesIn = source.bytesText = src.size;
+  } else {
+    const all = [...buffered];
+    try {
+      if (!readError) for await (const b of chunks) all.push(b);
+    } catch (err) {
+      cut = describeReadError(err as Error);
+    }
+    src = new MemorySource(Buffer.concat(all));
+  }
+  try {
+    const r = await ingestBinary(path, src, format, source, opts);
+    if (cut !== null) r.truncated = r.truncated ? `${cut}; ${r.truncated}` : cut;
+    return r;
+  } catch (err) {
+    src.close();
+    if (err instanceof BinaryFormatError) throw new InputError(path, `${format}: ${cut ? `${cut}; ` : ''}${err.message}`);
+    throw err;
+  }
 }
 
 function describeReadError(err: Error & { code?: string }): string {
@@ -189,7 +226,7 @@ class LineProcessor {
   /** Frames of a `<stack trace>` row still being collected. */
   private stack: string[] | null = null;
 
-  constructor(readonly format: Format, opts: IngestOptions) {
+  constructor(readonly format: TextFormat, opts: IngestOptions) {
     this.builder = new EventBatchBuilder(opts.batchRows ?? DEFAULT_BATCH_ROWS);
     this.ctx = opts.roleLayout ? new DecodeContext(ROLE_LAYOUTS[opts.roleLayout], 'option') : new DecodeContext();
     this.dialect = FORMAT_DIALECT[format];
@@ -225,7 +262,7 @@ class LineProcessor {
       return;
     }
     const text = s.slice(a, e);
-    if (c0 === 67 && this.lostLine(text)) return;
+    if ((c0 === 67 || this.dialect === 'trace-cmd') && this.lostLine(text)) return;
     if (this.line === 1 && /^cpus=\d+$/.test(text)) {
       this.headerCpus = Number(text.slice(5));
       this.headerLines++;
@@ -255,7 +292,7 @@ class LineProcessor {
     }
   }
 
-  /** `CPU:N [LOST M EVENTS]`, `CPU:N [LOST EVENTS]` (ftrace), `CPU:N [M EVENTS DROPPED]` (trace-cmd). */
+  /** `CPU:N [LOST M EVENTS]`, `CPU:N [LOST EVENTS]` (ftrace), `[inst: ]CPU:N [[M ]EVENTS DROPPED]` (trace-cmd). */
   private lostLine(text: string): boolean {
     const m = LOST_RE.exec(text);
     if (!m) return false;

@@ -1,5 +1,5 @@
 // The worker-thread ingest (parallel.ts) against the in-thread one: the same report, byte for byte,
-// on real fixtures of every dialect and on the findings, with small batches so many cross the
+// on real fixtures of every dialect (and binary format) and on the findings, with small batches so many cross the
 // thread boundary; and the same errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,8 @@ import { analyzeTrace } from '../pipeline/analyze.js';
 import { fixture } from '../testing/fixtures.js';
 import { InputError } from './ingest.js';
 
-const FILES = ['mprotect-roundtrip.ftrace.txt.gz', 'cuts/zap-all-fast.ftrace.txt', 'cuts/touch.perf.txt', 'cuts/touch.tracecmd.txt', 'variants/lost.trace_pipe.txt'];
+const FILES = ['mprotect-roundtrip.ftrace.txt.gz', 'cuts/zap-all-fast.ftrace.txt', 'cuts/touch.perf.txt', 'cuts/touch.tracecmd.txt', 'variants/lost.trace_pipe.txt',
+  'binary/mprotect.v7.trace.dat', 'binary/mprotect.perf.data.gz'];
 
 for (const f of FILES) {
   test(`parallel ingest of ${f}: same report as in-thread`, async () => {

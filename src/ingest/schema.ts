@@ -18,7 +18,7 @@ function col<N extends string>(name: N, kind: ColumnKind, doc: string): ColumnSp
 
 export const EVENT_COLUMNS = [
   // common header
-  col('line', 'u64', 'source line number (1-based, in the decompressed text)'),
+  col('line', 'u64', 'source line number (1-based, in the decompressed text); for trace.dat and perf.data the record ordinal'),
   col('ts_ns', 'u64', 'timestamp in ns, exact (raw counter value for counter clocks, see input.clock)'),
   col('cpu', 'u32', 'CPU the event was recorded on'),
   col('pid', 'i32', 'task id (ftrace TASK-PID, perf tid)'),

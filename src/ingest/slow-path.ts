@@ -10,7 +10,7 @@ import { C, COLUMN_INDEX, EVENT_COLUMNS } from './schema.js';
 import { Cursor } from './cursor.js';
 import { DecodeContext } from './context.js';
 import { EVENT_CATALOG } from './decoders/index.js';
-import { FAILED_TO_PARSE, decodeRawFields, rawFieldTarget } from './decoders/raw-fields.js';
+import { FAILED_TO_PARSE, decodeRawFields, rawFieldTarget, rawU64Hex } from './decoders/raw-fields.js';
 import { pferrBits } from './decoders/mmu.js';
 import { RecordWriter } from './event-row.js';
 import { Timestamp, U64, parseDec64, parseHex64, parseHexSmall, parseInt32At, parseTimestamp } from './numbers.js';
@@ -273,8 +273,8 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
     },
     rawFields(_start, prefix, fields, _ends, _end) {
       const run: Run = this.args.run;
-      // trace-cmd report -R prints 64-bit fields as bare hex; [FAILED TO PARSE] and the other dialects do not
-      const u64Hex = run.dialect === 'trace-cmd' && prefix.numChildren === 0;
+      // trace-cmd report -R prints most 64-bit fields as bare hex; [FAILED TO PARSE] and the other dialects do not
+      const u64Hex = run.dialect === 'trace-cmd' && prefix.numChildren === 0 && rawU64Hex(run.event);
       // the field → column table is raw-fields.ts's: hand it the values as plain decimals
       const text = FAILED_TO_PARSE + fields.children.map((f) => `${f.child(0).sourceString}=${rawValue(f, run, u64Hex)}`).join(' ');
       decodeRawFields(run.event, new Cursor().reset(text, 0, text.length), run.w, run.ctx);

@@ -1,9 +1,28 @@
 // The one place that decides what a trace is, from its content; the file name is a tie-breaker only.
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 
-export type Format = 'ftrace' | 'trace_pipe' | 'trace-cmd' | 'perf';
+export type TextFormat = 'ftrace' | 'trace_pipe' | 'trace-cmd' | 'perf';
+/** Files read as records by their own format (src/ingest/binary/), not as lines: no text dialect. */
+export type BinaryFormat = 'trace.dat' | 'perf.data';
+export type Format = TextFormat | BinaryFormat;
 
-export const FORMAT_DIALECT: Readonly<Record<Format, Dialect>> = {
+export function isBinaryFormat(f: Format): f is BinaryFormat {
+  return f === 'trace.dat' || f === 'perf.data';
+}
+
+/** trace-cmd.dat.v6(5)/v7(5): 0x17 0x08 0x44 "tracing"; perf.data-file-format.txt: "PERFILE2". */
+export const BINARY_MAGIC: Readonly<Record<BinaryFormat, Buffer>> = {
+  'trace.dat': Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')]),
+  'perf.data': Buffer.from('PERFILE2'),
+};
+
+/** The binary format whose magic the (decompressed) input starts with, if any. */
+export function sniffBinary(head: Buffer): BinaryFormat | undefined {
+  return (Object.keys(BINARY_MAGIC) as BinaryFormat[]).find((f) => head.subarray(0, BINARY_MAGIC[f].length).equals(BINARY_MAGIC[f]));
+}
+
+/** The line dialect of each text format. */
+export const FORMAT_DIALECT: Readonly<Record<TextFormat, Dialect>> = {
   ftrace: 'ftrace',
   trace_pipe: 'ftrace',
   'trace-cmd': 'trace-cmd',
@@ -11,13 +30,13 @@ export const FORMAT_DIALECT: Readonly<Record<Format, Dialect>> = {
 };
 
 export type SniffResult =
-  | { ok: true; format: Format; reason: string }
+  | { ok: true; format: TextFormat; reason: string }
   | { ok: false; message: string };
 
 const SAMPLE_LINES = 200;
 
 /** A name-based guess used only when the content is ambiguous. */
-function formatFromName(name: string): Format | undefined {
+function formatFromName(name: string): TextFormat | undefined {
   if (/perf/i.test(name)) return 'perf';
   if (/trace-?cmd|report/i.test(name)) return 'trace-cmd';
   if (/pipe/i.test(name)) return 'trace_pipe';
@@ -70,6 +89,6 @@ export function sniffFormat(head: string, name = ''): SniffResult {
   if (tied.length > 1 && byName !== undefined && tied.includes(FORMAT_DIALECT[byName])) {
     return { ok: true, format: byName, reason: `lines fit several dialects; file name suggests ${byName}` };
   }
-  const format: Format = best === 'ftrace' ? 'trace_pipe' : best;
+  const format: TextFormat = best === 'ftrace' ? 'trace_pipe' : best;
   return { ok: true, format, reason: `${hits[best]} of ${sampled} sampled lines are ${best} lines` };
 }

@@ -2,6 +2,7 @@
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
 import type { RecordHeader } from '../ingest/record-header.js';
 import type { FlushObservation } from '../analyses/flushes.js';
+import { isBinaryFormat } from '../ingest/sniff.js';
 import type { VmTaskReport } from '../analyses/vms.js';
 import { taskLabel, type TaskAttribution } from '../model/facts.js';
 import type { VmIdentification } from '../model/replay.js';
@@ -88,7 +89,12 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   const k = r.kernel;
   const out: SummaryItem[] = [
     { key: 'format', value: `${i.format} (${i.formatReason})${i.compressed ? ', gzip' : ''}` },
-    { key: 'lines', value: `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames` },
+    {
+      key: 'lines',
+      // a binary trace has records, not lines: its events and lost-event marks
+      value: isBinaryFormat(i.format) ? `${i.lines} records, ${i.events} events, ${i.lostMarkers} lost-event marks`
+        : `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames`,
+    },
     { key: 'skipped', value: `${i.skippedLines} lines`, tone: i.skippedLines === 0 ? 'good' : 'warn' },
     {
       key: 'lost', tone: i.lostEvents === 0 ? 'good' : 'bad',

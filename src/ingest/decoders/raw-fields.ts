@@ -48,6 +48,19 @@ export function rawFieldTarget(event: string, field: string): FieldTarget | unde
 
 export const FAILED_TO_PARSE = '[FAILED TO PARSE] ';
 
+/**
+ * Events whose print fmt libtraceevent cannot parse (a statement expression decodes the role), so
+ * trace-cmd report -R prints their fields in decimal, as `[FAILED TO PARSE]` does; it prints the
+ * 64-bit fields of the others as their print fmt does (`%llx`: bare hex). Checked against the
+ * records of fixtures/binary/ (a prepare_zap_page `gfn=320` is gfn 320).
+ */
+const RAW_DECIMAL_EVENTS: ReadonlySet<string> = new Set(['kvm_mmu_get_page', 'kvm_mmu_prepare_zap_page', 'kvm_mmu_sync_page', 'kvm_mmu_unsync_page']);
+
+/** Whether trace-cmd report -R prints this event's 64-bit fields as bare hex. */
+export function rawU64Hex(event: string): boolean {
+  return !RAW_DECIMAL_EVENTS.has(event);
+}
+
 /** True if the payload looks like `name=value ...` (or starts with `[FAILED TO PARSE]`). */
 export function looksLikeRawFields(s: string, i: number, end: number): boolean {
   if (s.startsWith(FAILED_TO_PARSE, i)) return true;
