@@ -88,6 +88,11 @@ export class LockBreaksHandler implements FactListener {
   private suspected = 0;
   private nextId = 1;
   private readonly observedByOp = new Map<number, number>();
+  /** The episode that ended last: its op, observed breaks (every episode's), and those a long episode reports. */
+  readonly lastEnded = { opId: -1, observed: 0, reported: 0 };
+
+  /** `keep`: keep every long episode and break for data() (analyze); live keeps only counts. */
+  constructor(private readonly keep = true) {}
 
   onEpisodeStart(op: Op, usedPages: number | null): void {
     const task = op.task;
@@ -140,8 +145,11 @@ export class LockBreaksHandler implements FactListener {
     e.s.kind = episodeKind(op);
     e.s.vm = op.vm;
     const observed = e.breaks.filter((b) => b.reason !== 'gap').length;
+    const long = e.s.kind === 'zap-all-fast' || e.s.zapped >= LONG_EPISODE_ZAPS;
+    Object.assign(this.lastEnded, { opId: op.id, observed, reported: long ? observed : 0 });
+    if (!this.keep) return;
     if (observed > 0) this.observedByOp.set(op.id, observed);
-    if (e.s.kind !== 'zap-all-fast' && e.s.zapped < LONG_EPISODE_ZAPS) return;
+    if (!long) return;
     const t = this.table;
     const c = this.c;
     for (const b of e.breaks) {

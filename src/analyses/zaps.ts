@@ -101,6 +101,60 @@ const framesAt = (level: number): number => 2 ** (9 * (level - 1));
 /** (as_id, gfn) as one number. */
 const placeKey = (asId: number, gfn: number): number => gfn * 2 + asId;
 
+/**
+ * Zaps waiting for their guest frame to be mapped again, by VM and (as_id, gfn), each with a value
+ * of the caller's (a table row, a zapped SPTE); a huge leaf maps every frame it covers again.
+ * One zap is kept bare, several as an array (so `T` is never an array itself).
+ */
+export class PendingRefaults<T extends number | object> {
+  private readonly byVm = new Map<string, Map<number, T | T[]>>();
+  size = 0;
+
+  add(vm: string, asId: number, gfn: number, v: T): void {
+    let m = this.byVm.get(vm);
+    if (!m) this.byVm.set(vm, (m = new Map()));
+    const key = placeKey(asId, gfn);
+    const prev = m.get(key);
+    m.set(key, prev === undefined ? v : Array.isArray(prev) ? (prev.push(v), prev) : [prev, v]);
+    this.size++;
+  }
+
+  /** Hands every pending zap the install maps again to `resolve` (with the zapped gfn) and forgets it. */
+  resolve(s: LeafInstall, resolve: (v: T, gfn: number) => void): void {
+    const m = this.byVm.get(s.vm);
+    if (!m) return;
+    const frames = framesAt(s.level);
+    const at = (key: number): void => {
+      const vs = m.get(key);
+      if (vs === undefined) return;
+      m.delete(key);
+      const gfn = (key - s.asId) / 2;
+      if (Array.isArray(vs)) for (const v of vs) resolve(v, gfn);
+      else resolve(vs, gfn);
+      this.size -= Array.isArray(vs) ? vs.length : 1;
+    };
+    if (frames === 1) return at(placeKey(s.asId, s.gfn));
+    const first = placeKey(s.asId, s.gfn), end = placeKey(s.asId, s.gfn + frames);
+    if (frames <= m.size) for (let k = first; k < end; k += 2) at(k);
+    else for (const k of [...m.keys()]) if (k % 2 === s.asId && k >= first && k < end) at(k);
+  }
+
+  /** Forgets the oldest pending zaps until at most `max` are left (bounded memory); returns how many went. */
+  evict(max: number): number {
+    let gone = 0;
+    for (const m of this.byVm.values()) {
+      for (const [key, vs] of m) {
+        if (this.size <= max) return gone;
+        m.delete(key);
+        const n = Array.isArray(vs) ? vs.length : 1;
+        this.size -= n;
+        gone += n;
+      }
+    }
+    return gone;
+  }
+}
+
 interface OpZaps {
   zaps: number;
   redundant: number;
@@ -122,8 +176,8 @@ export function refaultOutcome(l: SpteLayout, oHi: number, oLo: number, nHi: num
 
 export class ZapsHandler implements FactListener {
   readonly table = new FindingsTable('zaps', ZAP_COLUMNS);
-  /** Unresolved zap rows by VM, then by (as_id, zapped gfn): one row, or several. */
-  private readonly pending = new Map<string, Map<number, number | number[]>>();
+  /** Unresolved zap rows. */
+  private readonly pending = new PendingRefaults<number>();
   private readonly perOp = new Map<number, OpZaps>();
   /** The op of the previous zap (zaps come in runs of one op), with its task's label. */
   private lastOp: { id: number; zaps: OpZaps; task: string } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0, firstRow: 0, cause: 'sync' }, task: '' };
@@ -156,11 +210,7 @@ export class ZapsHandler implements FactListener {
     t.str(c.cause_task, r, this.lastOp.task);
     t.str(c.evidence, r, z.evidence);
     t.str(c.outcome, r, 'unresolved');
-    let vm = this.pending.get(z.vm);
-    if (!vm) this.pending.set(z.vm, (vm = new Map()));
-    const key = placeKey(z.asId, z.gfn);
-    const prev = vm.get(key);
-    vm.set(key, prev === undefined ? r : typeof prev === 'number' ? [prev, r] : (prev.push(r), prev));
+    this.pending.add(z.vm, z.asId, z.gfn, r);
   }
 
   /**
@@ -176,29 +226,10 @@ export class ZapsHandler implements FactListener {
   }
 
   onLeafInstall(s: LeafInstall): void {
-    const vm = this.pending.get(s.vm);
-    if (!vm) return;
-    const frames = framesAt(s.level);
-    if (frames === 1) {
-      this.resolveAt(vm, placeKey(s.asId, s.gfn), s);
-      return;
-    }
-    // a huge leaf resolves the pending zaps of every frame it maps
-    const first = placeKey(s.asId, s.gfn), end = placeKey(s.asId, s.gfn + frames);
-    if (frames <= vm.size) for (let k = first; k < end; k += 2) this.resolveAt(vm, k, s);
-    else for (const k of [...vm.keys()]) if (k % 2 === s.asId && k >= first && k < end) this.resolveAt(vm, k, s);
+    this.pending.resolve(s, (r, gfn) => this.resolveRow(r, s, gfn));
   }
 
-  private resolveAt(vm: Map<number, number | number[]>, key: number, s: LeafInstall): void {
-    const rows = vm.get(key);
-    if (rows === undefined) return;
-    vm.delete(key);
-    const gfn = (key - s.asId) / 2;
-    if (typeof rows === 'number') this.resolve(rows, s, gfn);
-    else for (const r of rows) this.resolve(r, s, gfn);
-  }
-
-  private resolve(r: number, s: LeafInstall, gfn: number): void {
+  private resolveRow(r: number, s: LeafInstall, gfn: number): void {
     const t = this.table;
     const c = this.c;
     const l = this.layout();

@@ -179,8 +179,30 @@ test('record without root: a clear message and exit 5, nothing touched', { skip 
   setUp();
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'record', '-o', '/tmp/never.txt', '--', 'true'], { encoding: 'utf8' });
   assert.equal(r.status, 5, r.stderr);
-  assert.match(r.stderr, /record needs root/);
+  assert.match(r.stderr, /record and live need root/);
   assertRestored();
+});
+
+test('live on this machine: rolling NDJSON while kvm-workload runs; Ctrl-C prints the totals (the workload VM zapped) and restores tracefs', { skip }, async () => {
+  setUp();
+  const p = spawn(process.execPath, [CLI, 'live', '--format', 'json', '--interval', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d: Buffer) => void (out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => void (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
+  const instance = join(TRACEFS, 'instances', `mmu-trace-${p.pid}`);
+  while (!existsSync(join(instance, 'tracing_on')) || readFileSync(join(instance, 'tracing_on'), 'utf8').trim() !== '1') await new Promise((r) => setTimeout(r, 50));
+  const w = spawnSync(workload, ['--scenario', 'touch', '--vcpus', '2', '--mem-mb', '16', '--pages', '256'], { stdio: 'ignore' });
+  assert.equal(w.status, 0);
+  p.kill('SIGINT');
+  assert.equal(await exited, 0, err);
+  assertRestored();
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { final?: boolean; total: Record<string, { zaps: number }> });
+  const last = lines.at(-1)!;
+  assert.equal(last.final, true);
+  // record-tgid: the workload's VM is named by its pid
+  assert.ok((last.total[`tgid:${w.pid}`]?.zaps ?? 0) > 0, JSON.stringify(last));
 });
 
 test('record --print-setup: trace-cmd, perf and tracefs commands with every preset event this kernel has', () => {

@@ -12,18 +12,12 @@ import { hostInfo } from './host.js';
 import { paramsText, recordLine } from '../ingest/record-header.js';
 import { TOOL_VERSION } from '../version.js';
 
-export interface RecordOptions {
+export interface RecordOptions extends SessionOptions {
   output: string;
-  preset: PresetName;
-  /** Per-CPU ring buffer size; default: sized from the free memory (bufferKbDefault). */
-  bufferKb?: number;
   /** Stop after this many seconds (also when a command still runs: it is then sent SIGINT). */
   durationS?: number;
   /** argv of the command to run while recording; none: record until SIGINT or --duration. */
   command: string[];
-  observeFlushes: boolean;
-  /** Notes for the user (stderr). */
-  note: (text: string) => void;
 }
 
 export interface RecordResult {
@@ -62,94 +56,148 @@ function traceableFlushFunctions(root: string): string[] {
   return FLUSH_FUNCTIONS.filter((f) => names.has(f));
 }
 
-/** Records one trace. Throws CaptureError before anything runs when tracefs cannot be set up. */
-export async function record(opts: RecordOptions): Promise<RecordResult> {
-  if (process.getuid?.() !== 0) throw new CaptureError('record needs root (tracefs instances and KVM events): run it with sudo');
-  const { root, mounted } = findTracefs();
-  if (mounted) opts.note(`mounted tracefs at ${root} (unmounted afterwards)`);
-  if (!resolveEvents(join(root, 'events'), ['kvmmmu:*']).found.length) {
-    throw new CaptureError(`this kernel has no kvmmmu tracepoints (${root}/events/kvmmmu): load KVM (modprobe kvm_intel or kvm_amd) and try again`);
-  }
-  const flushFunctions = opts.observeFlushes ? traceableFlushFunctions(root) : [];
-  if (opts.observeFlushes && !flushFunctions.length) throw new CaptureError(`--observe-flushes: none of ${FLUSH_FUNCTIONS.join(', ')} can be traced on this kernel`);
+export interface SessionOptions {
+  preset: PresetName;
+  /** Per-CPU ring buffer size; default: sized from the free memory (bufferKbDefault). */
+  bufferKb?: number;
+  observeFlushes: boolean;
+  /** Notes for the user (stderr). */
+  note: (text: string) => void;
+}
 
-  const inst = TracefsInstance.create(root, `mmu-trace-${process.pid}`);
-  let pipeFd = -1;
-  let outFd = -1;
-  const teardown = (): void => {
-    if (pipeFd >= 0) closeSync(pipeFd);
-    pipeFd = -1;
-    const failed = inst.remove();
-    if (failed) opts.note(`could not restore tracefs fully: ${failed}`);
-    if (mounted) unmountTracefs(root);
-  };
-  // the last resort: whatever happens, the instance goes
-  process.on('exit', teardown);
-  try {
-    const { found, missing } = resolveEvents(join(inst.dir, 'events'), EVENT_PRESETS[opts.preset].events);
-    if (missing.length) opts.note(`not on this kernel, skipped: ${missing.join(' ')}`);
-    const bufferKb = opts.bufferKb ?? bufferKbDefault();
-    inst.write('tracing_on', '0');
-    inst.write('buffer_size_kb', String(bufferKb));
-    inst.write('options/record-tgid', '1');
-    for (const e of found) inst.enable(e);
-    if (flushFunctions.length) {
-      inst.write('set_ftrace_filter', flushFunctions.join(' '));
-      inst.write('current_tracer', 'function');
+/**
+ * A private tracefs instance set up for the preset's events and record-tgid, not yet tracing.
+ * `close()` restores tracefs; it also runs on process exit, whatever happens.
+ */
+export class TraceSession {
+  readonly events: string[];
+  readonly missing: EventSpec[];
+  readonly bufferKb: number;
+  private pipeFd = -1;
+  private readonly teardown = (): void => this.close();
+
+  private constructor(readonly inst: TracefsInstance, readonly flushFunctions: string[], private readonly mounted: boolean,
+    private readonly note: (text: string) => void, opts: SessionOptions) {
+    process.on('exit', this.teardown);
+    try {
+      ({ found: this.events, missing: this.missing } = resolveEvents(join(inst.dir, 'events'), EVENT_PRESETS[opts.preset].events));
+      if (this.missing.length) opts.note(`not on this kernel, skipped: ${this.missing.join(' ')}`);
+      this.bufferKb = opts.bufferKb ?? bufferKbDefault();
+      inst.write('tracing_on', '0');
+      inst.write('buffer_size_kb', String(this.bufferKb));
+      inst.write('options/record-tgid', '1');
+      for (const e of this.events) inst.enable(e);
+      if (flushFunctions.length) {
+        inst.write('set_ftrace_filter', flushFunctions.join(' '));
+        inst.write('current_tracer', 'function');
+      }
+    } catch (e) {
+      this.close();
+      throw e;
     }
+  }
 
-    outFd = openSync(opts.output, 'w');
+  /** Throws CaptureError before anything is touched when tracefs cannot be used. */
+  static open(opts: SessionOptions): TraceSession {
+    if (process.getuid?.() !== 0) throw new CaptureError('record and live need root (tracefs instances and KVM events): run with sudo');
+    const { root, mounted } = findTracefs();
+    if (mounted) opts.note(`mounted tracefs at ${root} (unmounted afterwards)`);
+    if (!resolveEvents(join(root, 'events'), ['kvmmmu:*']).found.length) {
+      if (mounted) unmountTracefs(root);
+      throw new CaptureError(`this kernel has no kvmmmu tracepoints (${root}/events/kvmmmu): load KVM (modprobe kvm_intel or kvm_amd) and try again`);
+    }
+    const flushFunctions = opts.observeFlushes ? traceableFlushFunctions(root) : [];
+    if (opts.observeFlushes && !flushFunctions.length) throw new CaptureError(`--observe-flushes: none of ${FLUSH_FUNCTIONS.join(', ')} can be traced on this kernel`);
+    return new TraceSession(TracefsInstance.create(root, `mmu-trace-${process.pid}`), flushFunctions, mounted, opts.note, opts);
+  }
+
+  /** The `# mmu-trace:` header of a recording of `command` in this session. */
+  header(command: string[]): string {
     const host = hostInfo();
     let header = recordLine('recorded by', `mmu-trace ${TOOL_VERSION} record, ${new Date().toISOString()}`)
-      + recordLine('command', opts.command.length ? opts.command.join(' ') : '-')
+      + recordLine('command', command.length ? command.join(' ') : '-')
       + recordLine('kernel', host.kernel);
     for (const [m, params] of Object.entries(host.modules)) header += recordLine(`module ${m}`, paramsText(params));
-    header += recordLine('events', found.map((e) => e.replace('/', ':')).join(' '))
-      + recordLine('missing events', missing.join(' ') || '-')
-      + recordLine('flush functions', flushFunctions.join(' ') || '-')
-      + recordLine('buffer', `${bufferKb} KiB per CPU, trace_clock ${/\[(\w+)\]/.exec(inst.read('trace_clock'))?.[1] ?? '?'}, record-tgid`);
-    writeSync(outFd, header);
+    return header + recordLine('events', this.events.map((e) => e.replace('/', ':')).join(' '))
+      + recordLine('missing events', this.missing.join(' ') || '-')
+      + recordLine('flush functions', this.flushFunctions.join(' ') || '-')
+      + recordLine('buffer', `${this.bufferKb} KiB per CPU, trace_clock ${/\[(\w+)\]/.exec(this.inst.read('trace_clock'))?.[1] ?? '?'}, record-tgid`);
+  }
 
-    pipeFd = openSync(inst.path('trace_pipe'), constants.O_RDONLY | constants.O_NONBLOCK);
-    const buf = Buffer.allocUnsafe(READ_BYTES);
-    let bytes = 0;
-    let lines = 0;
-    /** Moves what trace_pipe has now to the file; 0 when it is empty. */
-    const pump = (): number => {
-      let n: number;
+  /**
+   * Turns tracing on and yields trace_pipe's bytes as they come (the pipe consumes them, so a long
+   * run never overwrites itself) until `stopped()`; then turns tracing off and yields what is left.
+   */
+  async *stream(stopped: () => boolean): AsyncGenerator<Buffer> {
+    this.pipeFd = openSync(this.inst.path('trace_pipe'), constants.O_RDONLY | constants.O_NONBLOCK);
+    this.inst.write('tracing_on', '1');
+    const read = (): Buffer | null => {
+      const buf = Buffer.allocUnsafe(READ_BYTES);
       try {
-        n = readSync(pipeFd, buf, 0, READ_BYTES, null);
+        const n = readSync(this.pipeFd, buf, 0, READ_BYTES, null);
+        return n > 0 ? buf.subarray(0, n) : null;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return null;
         throw e;
       }
-      writeSync(outFd, buf, 0, n);
-      bytes += n;
-      for (let i = 0; i < n; i++) if (buf[i] === 10) lines++;
-      return n;
     };
+    while (!stopped()) {
+      const b = read();
+      if (b) yield b;
+      else await sleep(POLL_MS);
+    }
+    this.inst.write('tracing_on', '0');
+    for (let b = read(); b; b = read()) yield b;
+  }
 
-    inst.write('tracing_on', '1');
+  /** The trailer of a recording: how it stopped, each CPU's overrun/dropped counts; and their total. */
+  trailer(stopped: string): { text: string; lost: number } {
+    const perCpu = this.inst.lostByCpu();
+    return {
+      text: recordLine('stopped', stopped) + recordLine('lost', perCpu.map((c) => `cpu${c.cpu} overrun=${c.overrun} dropped=${c.dropped}`).join(', ')),
+      lost: perCpu.reduce((n, c) => n + c.overrun + c.dropped, 0),
+    };
+  }
+
+  /** Removes the instance (nothing stays enabled); idempotent. */
+  close(): void {
+    if (this.pipeFd >= 0) closeSync(this.pipeFd);
+    this.pipeFd = -1;
+    const failed = this.inst.remove();
+    if (failed) this.note(`could not restore tracefs fully: ${failed}`);
+    if (this.mounted) unmountTracefs(this.inst.root);
+    process.off('exit', this.teardown);
+  }
+}
+
+/** Records one trace. Throws CaptureError before anything runs when tracefs cannot be set up. */
+export async function record(opts: RecordOptions): Promise<RecordResult> {
+  const session = TraceSession.open(opts);
+  let outFd = -1;
+  try {
+    outFd = openSync(opts.output, 'w');
+    writeSync(outFd, session.header(opts.command));
+    let bytes = 0;
+    let lines = 0;
     const stop = new Stopper(opts);
-    if (opts.command.length) stop.run(opts.command, inst.path('trace_marker'));
-    while (!stop.reason) if (pump() === 0) await sleep(POLL_MS);
-    inst.write('tracing_on', '0');
-    // what is still buffered once tracing is off
-    while (pump() > 0);
-    const perCpu = inst.lostByCpu();
-    const lost = perCpu.reduce((n, c) => n + c.overrun + c.dropped, 0);
-    writeSync(outFd, recordLine('stopped', stop.reason) + recordLine('lost', perCpu.map((c) => `cpu${c.cpu} overrun=${c.overrun} dropped=${c.dropped}`).join(', ')));
+    if (opts.command.length) stop.run(opts.command, session.inst.path('trace_marker'));
+    for await (const b of session.stream(() => stop.reason !== '')) {
+      writeSync(outFd, b);
+      bytes += b.length;
+      for (let i = 0; i < b.length; i++) if (b[i] === 10) lines++;
+    }
+    const { text, lost } = session.trailer(stop.reason);
+    writeSync(outFd, text);
     await stop.commandDone();
-    return { bytes, lines, lost, stopped: stop.reason, commandStatus: stop.status, missingEvents: missing };
+    return { bytes, lines, lost, stopped: stop.reason, commandStatus: stop.status, missingEvents: session.missing };
   } finally {
     if (outFd >= 0) closeSync(outFd);
-    teardown();
-    process.off('exit', teardown);
+    session.close();
   }
 }
 
 /** When to stop: the command's exit, --duration, or a signal; a second SIGINT stops at once. */
-class Stopper {
+export class Stopper {
   reason = '';
   status: number | null = null;
   private child: ChildProcess | null = null;
@@ -172,7 +220,7 @@ class Stopper {
   private interrupted = false;
   private readonly timer: NodeJS.Timeout | null;
 
-  constructor(private readonly opts: RecordOptions) {
+  constructor(private readonly opts: Pick<RecordOptions, 'durationS' | 'note'>) {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, this.onSignal);
     this.timer = opts.durationS !== undefined ? setTimeout(() => {
       if (this.child && this.child.exitCode === null) this.child.kill('SIGINT');

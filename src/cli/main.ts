@@ -68,7 +68,7 @@ function pipelineOptions(a: CommonArgs): PipelineOptions {
 function withInputOptions<T>(y: Argv<T>) {
   return y
     .option('input-format', {
-      choices: ['ftrace', 'trace_pipe', 'trace-cmd', 'perf'] as const,
+      choices: ['ftrace', 'trace_pipe', 'trace-cmd', 'perf', 'trace.dat', 'perf.data'] as const,
       describe: 'skip format sniffing',
     })
     .option('role-layout', {
@@ -94,6 +94,22 @@ function withOutputOptions<T>(y: Argv<T>) {
 
 function sqlOutput(a: { json?: boolean; csv?: boolean }): 'json' | 'csv' | 'table' {
   return a.json ? 'json' : a.csv ? 'csv' : 'table';
+}
+
+/** stdin's bytes until `stopped()` (checked as each chunk arrives, and on SIGINT/SIGTERM, which end stdin). */
+async function* stdinUntil(stopped: () => boolean): AsyncGenerator<Buffer> {
+  const end = (): void => void process.stdin.destroy();
+  process.once('SIGINT', end).once('SIGTERM', end);
+  try {
+    for await (const b of process.stdin) {
+      yield b as Buffer;
+      if (stopped()) return;
+    }
+  } catch {
+    // stdin ended by a signal: the counts so far are the result
+  } finally {
+    process.off('SIGINT', end).off('SIGTERM', end);
+  }
 }
 
 /** yargs hands a positional '-' (stdin) over as ''. */
@@ -285,6 +301,51 @@ async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
+      'live [source]',
+      'rolling findings per VM every interval, from a private tracefs instance (root) or - (stdin, e.g. cat trace_pipe |); Ctrl-C prints the totals',
+      (y) => y
+        .positional('source', { type: 'string', describe: "'-' reads trace text from stdin; default: trace this machine" })
+        .option('interval', { type: 'number', default: 1, describe: 'seconds between updates' })
+        .option('vm', { type: 'number', describe: 'only the VM of this VMM pid (its TGID)' })
+        .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'text: a redrawn table on a terminal, one line per VM and interval otherwise; json: NDJSON' })
+        .option('events', { choices: Object.keys(EVENT_PRESETS) as PresetName[], default: 'default' as PresetName, describe: 'event preset (as record)' })
+        .option('buffer-kb', { type: 'number', describe: 'ring buffer per CPU in KiB (as record)' })
+        .option('observe-flushes', { type: 'boolean', default: false, describe: 'as record' })
+        .option('duration', { type: 'number', describe: 'stop after S seconds' })
+        .option('input-format', { choices: ['ftrace', 'trace_pipe', 'trace-cmd', 'perf'] as const, describe: 'stdin: skip format sniffing (which waits for 64 KiB)' }),
+      async (a) => {
+        if (!(a.interval > 0)) throw new UsageError('--interval: a positive number of seconds');
+        const { runLive } = await import('../pipeline/live.js');
+        const { renderLive, vmFilter } = await import('../report/live.js');
+        const { Stopper, TraceSession } = await import('../capture/record.js');
+        const note = (t: string): void => void process.stderr.write(`mmu-trace: ${t}\n`);
+        const stdin = a.source === '' || a.source === '-';
+        if (a.source !== undefined && !stdin) throw new UsageError(`live reads this machine's tracefs, or - for stdin; for a file use analyze ${a.source}`);
+        const tty = process.stdout.isTTY === true && a.format === 'text';
+        const format = a.format === 'json' ? 'json' : tty ? 'table' : 'lines';
+        const stop = new Stopper({ note, ...(a.duration !== undefined ? { durationS: a.duration } : {}) });
+        const session = stdin ? null : TraceSession.open({ preset: a.events, observeFlushes: a['observe-flushes'], note, ...(a['buffer-kb'] !== undefined ? { bufferKb: a['buffer-kb'] } : {}) });
+        const view = { source: stdin ? 'stdin' : `${session!.inst.dir}`, intervalS: a.interval, events: 0, keep: vmFilter(a.vm), final: false };
+        const show = (text: string): void => void process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : text);
+        try {
+          const r = await runLive({
+            name: stdin ? '-' : view.source,
+            stream: session ? session.stream(() => stop.reason !== '') : stdinUntil(() => stop.reason !== ''),
+            ...(session ? { format: 'trace_pipe' as const } : a['input-format'] ? { format: a['input-format'] } : {}),
+            intervalS: a.interval,
+            onTick: (snap, events) => show(renderLive(snap, { ...view, events }, format, useColor(undefined))),
+            model: pipelineOptions(a).model || {},
+          });
+          show(renderLive(r.final, { ...view, events: r.events, final: true }, format, useColor(undefined)));
+          if (r.ingest.lostEvents > 0) note(`the ring buffer lost ${r.ingest.lostEvents} events: counts are low; a larger --buffer-kb helps`);
+          if (r.ingest.skippedLines > 0) note(`${r.ingest.skippedLines} lines skipped (${Object.entries(r.ingest.skippedByReason).map(([k, n]) => `${k}: ${n}`).join(', ')})`);
+        } finally {
+          session?.close();
+          await stop.commandDone();
+        }
+      },
+    )
+    .command(
       'queries',
       'list the canned queries',
       (y) => y,
@@ -293,7 +354,7 @@ async function main(argv: string[]): Promise<void> {
         for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
       },
     )
-    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries, record')
+    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries, record, live')
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     })

@@ -26,6 +26,10 @@ export interface IngestOptions {
   roleLayout?: RoleLayoutName;
   /** Called with each full batch, in order. */
   onBatch?: (batch: RecordBatch) => void | Promise<void>;
+  /** Read from this stream instead of the file `path` names (live tracing); `path` names it in messages. */
+  stream?: AsyncIterable<Buffer>;
+  /** Hand over the rows of every chunk at once, not only full batches (live: findings as events arrive). */
+  batchEachChunk?: boolean;
   /** Called after each chunk with the input bytes read so far (the compressed size of a .gz). */
   onProgress?: (bytesIn: number) => void;
 }
@@ -99,14 +103,16 @@ const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
 export async function ingest(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const source: SourceInfo = { compressed: false, bytesIn: 0, bytesText: 0 };
-  const chunks = readText(path, chunkBytes, source);
+  const chunks = readText(path, chunkBytes, source, opts.stream);
 
   // sniff from the first 64 KiB of text, then replay those chunks into the line splitter
   const buffered: Buffer[] = [];
   let bufferedBytes = 0;
   let readError: Error | null = null;
   try {
-    while (bufferedBytes < SNIFF_BYTES) {
+    // a given format needs no sniffing: one chunk (a live stream must not wait for 64 KiB)
+    const sniffBytes = opts.format ? 1 : SNIFF_BYTES;
+    while (bufferedBytes < sniffBytes) {
       const r = await chunks.next();
       if (r.done) break;
       buffered.push(r.value);
@@ -140,6 +146,7 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
   let lastLineUnterminated = false;
   try {
     ({ lastLineUnterminated } = await forEachLine(all(), r.onLine, async () => {
+      if (opts.batchEachChunk) r.cut();
       for (const b of r.drain()) await opts.onBatch?.(b);
       opts.onProgress?.(source.bytesIn);
     }));
@@ -388,6 +395,11 @@ class LineProcessor {
       this.skippedByReason[ex.reason] = (this.skippedByReason[ex.reason] ?? 0) + 1;
     }
     if (this.builder.row > 0) this.ready.push(this.builder.finish());
+  }
+
+  /** Ends the batch being filled here (not inside a stack trace's rows, which go on in the next chunk). */
+  cut(): void {
+    if (this.stack === null && this.builder.row > 0) this.ready.push(this.builder.finish());
   }
 
   /** Batches completed since the last call. */

@@ -24,8 +24,8 @@ async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
 }
 
 /** Yields the input's text bytes in chunks of at most `chunkBytes`. */
-export async function* readText(path: string, chunkBytes: number, info: SourceInfo): AsyncGenerator<Buffer> {
-  const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
+export async function* readText(path: string, chunkBytes: number, info: SourceInfo, stream?: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const raw: AsyncIterable<Buffer> = stream ?? (path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes }));
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let first = await it.next();
   if (first.done) return;
