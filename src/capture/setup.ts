@@ -1,7 +1,7 @@
 // `record --print-setup`: the same capture as trace-cmd, perf and plain tracefs commands, for
 // machines where mmu-trace does not run. Events are those of the preset that this kernel has,
 // or the whole preset when its tracefs cannot be read.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_PRESETS, splitSpec, type EventSpec, type PresetName } from './events.js';
 import { FLUSH_FUNCTIONS } from '../model/flush-rules.js';
@@ -25,7 +25,15 @@ export function printSetup(preset: PresetName, bufferKb: number, command: string
   }
   const cmd = command.length ? command.map(shellQuote).join(' ') : 'COMMAND';
   const e = (prefix: string): string => events.map((ev) => `${prefix} ${shellQuote(ev)}`).join(' ');
-  const flushes = observeFlushes ? ` -p function ${FLUSH_FUNCTIONS.map((f) => `-l ${f}`).join(' ')}` : '';
+  // the flush entry points this kernel has, when it lets us read them (not under lockdown)
+  let functions = FLUSH_FUNCTIONS;
+  try {
+    const avail = new Set(readFileSync(join(TRACEFS, 'available_filter_functions'), 'utf8').split('\n').map((l) => l.split(/\s/)[0]));
+    functions = FLUSH_FUNCTIONS.filter((f) => avail.has(f));
+  } catch {
+    if (observeFlushes) origin += `; flush functions: those of ${FLUSH_FUNCTIONS.join(' ')} in your kernel's available_filter_functions`;
+  }
+  const flushes = observeFlushes ? ` -p function ${functions.map((f) => `-l ${f}`).join(' ')}` : '';
   const lines = [
     `# events: ${origin}`,
     '',
@@ -44,7 +52,7 @@ export function printSetup(preset: PresetName, bufferKb: number, command: string
       const { group, name } = splitSpec(ev);
       return `echo 1 > $I/events/${group}${name === '*' ? '' : `/${name}`}/enable`;
     }),
-    ...(observeFlushes ? [`echo '${FLUSH_FUNCTIONS.join(' ')}' > $I/set_ftrace_filter; echo function > $I/current_tracer`] : []),
+    ...(observeFlushes ? [`echo '${functions.join(' ')}' > $I/set_ftrace_filter; echo function > $I/current_tracer`] : []),
     `cat $I/trace_pipe > trace.txt & echo 1 > $I/tracing_on; ${cmd}; echo 0 > $I/tracing_on`,
     'kill %1; echo 0 > $I/events/enable; echo nop > $I/current_tracer; rmdir $I',
   ];

@@ -75,6 +75,12 @@ function bit(bits: Uint8Array, i: number): boolean {
 /** Strings of a dictionary column, shared by all batches of one ingest (the dictionary only grows). */
 class DictionaryStrings {
   private values: string[] = [];
+  /** Syncs with the batch's column `name` and returns its dictionary indices. */
+  load(batch: RecordBatch, name: ColumnName): Int32Array {
+    const d = data(batch, name);
+    this.sync(d);
+    return d.values as Int32Array;
+  }
   sync(d: Data): void {
     const dict = d.dictionary!;
     for (let i = this.values.length; i < dict.length; i++) this.values.push((dict.get(i) as string | null) ?? '');
@@ -147,21 +153,11 @@ export class EventView {
     for (let i = this.kvmGroup.length; i < this.groups.size; i++) this.kvmGroup.push(this.groups.get(i) === 'kvm' || this.groups.get(i) === 'kvmmmu');
     this.grpIdx = grp.values as Int32Array;
     this.grpValid = validity(grp);
-    const comm = data(batch, 'comm');
-    this.comms.sync(comm);
-    this.commIdx = comm.values as Int32Array;
-    const func = data(batch, 'func');
-    this.funcs.sync(func);
-    this.funcIdx = func.values as Int32Array;
-    const caller = data(batch, 'caller');
-    this.callers.sync(caller);
-    this.callerIdx = caller.values as Int32Array;
-    const exitReason = data(batch, 'exit_reason');
-    this.exitReasons.sync(exitReason);
-    this.exitReasonIdx = exitReason.values as Int32Array;
-    const access = data(batch, 'access');
-    this.accessStrings.sync(access);
-    this.accessIdx = access.values as Int32Array;
+    this.commIdx = this.comms.load(batch, 'comm');
+    this.funcIdx = this.funcs.load(batch, 'func');
+    this.callerIdx = this.callers.load(batch, 'caller');
+    this.exitReasonIdx = this.exitReasons.load(batch, 'exit_reason');
+    this.accessIdx = this.accessStrings.load(batch, 'access');
     this.line = u64(batch, 'line');
     this.ts = u64(batch, 'ts_ns');
     this.pidC = raw<Int32Array>(batch, 'pid');
