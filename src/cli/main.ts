@@ -1,23 +1,20 @@
 #!/usr/bin/env node
 // mmu-trace command line: thin yargs commands over the pipeline. DuckDB is imported only by the
-// verbs that need it, so `--help` and `analyze` never load it.
+// verbs that need it, so `analyze` never loads it; `--help` loads no pipeline module at all.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { InputError } from '../ingest/ingest.js';
+import { InputError } from '../ingest/errors.js';
 import { ROLE_LAYOUTS, type RoleLayoutName } from '../ingest/role.js';
 import type { Format } from '../ingest/sniff.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
-import { analyzeTrace, type PipelineOptions } from '../pipeline/analyze.js';
+import type { PipelineOptions } from '../pipeline/analyze.js';
 import { loadMemslotsFile } from '../model/memslots.js';
 import { roleLayoutOfVersion, rulesFromOption } from '../model/kernel-version.js';
-import { layoutMarkdown, renderMarkdown } from '../report/markdown.js';
-import { parseWhatIf, type WhatIfPolicy } from '../analyses/what-if.js';
-import { IngestProgress } from './progress.js';
+import type { WhatIfPolicy } from '../analyses/what-if.js';
 import { EVENT_PRESETS, type PresetName } from '../capture/events.js';
 import { CaptureError } from '../capture/tracefs.js';
 import type { AnalyzeReport } from '../report/contract.js';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { layoutText, renderText } from '../report/text.js';
 
 /** Exit codes of design.md §7. */
 export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4, capture: 5 } as const;
@@ -33,6 +30,7 @@ interface CommonArgs {
 
 /** Runs an ingest with a progress bar on stderr (a TTY only, after a second). */
 async function withProgress<T>(path: string, job: (onProgress: (bytesIn: number) => void) => Promise<T>): Promise<T> {
+  const { IngestProgress } = await import('./progress.js');
   const p = IngestProgress.forPath(path);
   try {
     return await job(p.update);
@@ -41,8 +39,9 @@ async function withProgress<T>(path: string, job: (onProgress: (bytesIn: number)
   }
 }
 
-function whatIfOption(spec: string | undefined): WhatIfPolicy[] | undefined {
+async function whatIfOption(spec: string | undefined): Promise<WhatIfPolicy[] | undefined> {
   if (spec === undefined) return undefined;
+  const { parseWhatIf } = await import('../analyses/what-if.js');
   try {
     return parseWhatIf(spec);
   } catch (e) {
@@ -129,9 +128,9 @@ type ReportFormat = (typeof REPORT_FORMATS)[number];
 async function writeReport(report: AnalyzeReport, a: { format: ReportFormat; o?: string | undefined; color?: boolean | undefined }): Promise<void> {
   let out: string;
   if (a.format === 'json') out = `${JSON.stringify(report, null, 2)}\n`;
-  else if (a.format === 'text') out = renderText(report, { color: a.o === undefined && useColor(a.color) });
+  else if (a.format === 'text') out = (await import('../report/text.js')).renderText(report, { color: a.o === undefined && useColor(a.color) });
   else if (a.format === 'html') out = (await import('../report/html.js')).renderHtml(report);
-  else out = renderMarkdown(report);
+  else out = (await import('../report/markdown.js')).renderMarkdown(report);
   if (a.o === undefined) process.stdout.write(out);
   else writeFileSync(a.o, out);
 }
@@ -179,8 +178,10 @@ async function main(argv: string[]): Promise<void> {
           describe: 'counterfactual counts: skip-unchanged, no-age-flush, memslot-elision, batch=N (comma-separated)',
         }),
       async (a) => {
+        const { analyzeTrace } = await import('../pipeline/analyze.js');
+        const whatIf = await whatIfOption(a['what-if']);
         const report = await withProgress(inputPath(a.trace), (onProgress) => analyzeTrace(inputPath(a.trace), {
-          ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']), onProgress,
+          ...pipelineOptions(a), whatIf, onProgress,
         }));
         await writeReport(report, a);
         if (report.input.truncated) {
@@ -215,7 +216,8 @@ async function main(argv: string[]): Promise<void> {
         }),
       async (a) => {
         const { compareReports, compareDocument, evaluateFailOn } = await import('../report/compare.js');
-        const opts = { ...pipelineOptions(a), whatIf: whatIfOption(a['what-if']) };
+        const opts = { ...pipelineOptions(a), whatIf: await whatIfOption(a['what-if']) };
+        const { analyzeTrace } = await import('../pipeline/analyze.js');
         const run = (path: string): Promise<AnalyzeReport> => withProgress(path, (onProgress) => analyzeTrace(path, { ...opts, onProgress }));
         const c = compareReports(await run(inputPath(a.before)), await run(inputPath(a.after)));
         if (a['fail-on'] !== undefined) {
@@ -227,7 +229,7 @@ async function main(argv: string[]): Promise<void> {
         }
         const doc = compareDocument(c);
         process.stdout.write(a.format === 'json' ? `${JSON.stringify(c, null, 2)}\n`
-          : a.format === 'text' ? layoutText(doc, { color: useColor(a.color) }) : layoutMarkdown(doc));
+          : a.format === 'text' ? (await import('../report/text.js')).layoutText(doc, { color: useColor(a.color) }) : (await import('../report/markdown.js')).layoutMarkdown(doc));
         if (c.failOn?.some((r) => r.failed)) process.exitCode = EXIT.failOn;
       },
     )

@@ -3,6 +3,7 @@
 // explains why not. Every line ends up counted: as an event, a header/annotation line, a stack
 // frame, a lost-events marker, or a skip with its reason.
 import type { RecordBatch } from 'apache-arrow';
+import { InputError } from './errors.js';
 import { EventBatchBuilder, DEFAULT_BATCH_ROWS } from './batch.js';
 import { C } from './schema.js';
 import { DecodeContext } from './context.js';
@@ -84,12 +85,7 @@ export interface IngestResult {
   recorded: RecordHeader | null;
 }
 
-/** Thrown for input that cannot be read as a trace at all (exit code 3). */
-export class InputError extends Error {
-  constructor(readonly path: string, readonly detail: string, readonly line?: number, readonly column?: number) {
-    super(`${path}${line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : ''}: ${detail}`);
-  }
-}
+export { InputError };
 
 const MAX_SKIP_EXAMPLES = 20;
 const SNIFF_BYTES = 64 * 1024;
