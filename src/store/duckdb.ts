@@ -4,25 +4,46 @@
 import bindings from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import type { Data, RecordBatch, Vector } from 'apache-arrow';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EVENT_COLUMNS, type ColumnKind } from '../ingest/schema.js';
 
 export interface Database {
   connection: DuckDBConnection;
+  /** The events table is a view over the staged codes (one copy of the data, not two). */
+  readonly eventsAsView: boolean;
   close(): void;
 }
 
-/** An in-memory database that never downloads an extension (parquet and json are built in). */
-export async function openDatabase(): Promise<Database> {
-  const instance = await DuckDBInstance.create(':memory:', {
+/** Memory DuckDB may use before it spills to its temp directory (a spilling database only). */
+export const SPILL_MEMORY_LIMIT = '512MB';
+
+/**
+ * A database that never downloads an extension (parquet and json are built in): in memory, or with
+ * `spill` a file in a fresh temp directory that DuckDB spills to beyond SPILL_MEMORY_LIMIT, so
+ * memory stays flat however big the trace (`convert`); the directory goes on close and on exit.
+ */
+export async function openDatabase(opts: { spill?: boolean } = {}): Promise<Database> {
+  const dir = opts.spill ? mkdtempSync(join(tmpdir(), 'mmu-trace-db-')) : null;
+  const remove = (): void => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  if (dir) process.on('exit', remove);
+  const instance = await DuckDBInstance.create(dir ? join(dir, 'events.duckdb') : ':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
+    ...(dir ? { memory_limit: SPILL_MEMORY_LIMIT, temp_directory: dir, preserve_insertion_order: 'false' } : {}),
   });
   const connection = await instance.connect();
   return {
     connection,
+    eventsAsView: dir !== null,
     close(): void {
       connection.closeSync();
       instance.closeSync();
+      remove();
+      process.off('exit', remove);
     },
   };
 }
@@ -130,6 +151,10 @@ export class EventsTableLoader {
       // an empty dictionary means the column is null in every row
       return values.length === 0 ? `CAST(NULL AS VARCHAR) AS ${name}` : `[${values.join(', ')}][${name} + 1] AS ${name}`;
     });
+    if (this.db.eventsAsView) {
+      await this.db.connection.run(`CREATE OR REPLACE VIEW ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
+      return;
+    }
     await this.db.connection.run(`CREATE OR REPLACE TABLE ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
     await this.db.connection.run(`DROP TABLE ${STAGING}`);
   }

@@ -1,7 +1,7 @@
 // SQL over real fixtures, and the two export formats read back exactly (64-bit values included).
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -109,4 +109,16 @@ test('convert only ingests: no MMU replay, no finding tables (sql has both)', as
   } finally {
     replayed.mock.restore();
   }
+});
+
+test('convert to Parquet stages the events in a spilling database file whose temp directory is gone afterwards; the same rows as sql over the trace', async () => {
+  const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('mmu-trace-db-')).sort();
+  const before = ours();
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-convert-'));
+  const out = join(dir, 'cut.parquet');
+  const trace = fixture('cuts/zap-all-fast.ftrace.txt');
+  assert.equal(await convertTrace(trace, out), Object.values(readCounts(`${trace}.counts`)).reduce((a, b) => a + b, 0));
+  assert.deepEqual(ours(), before);
+  const q = 'SELECT event, count(*) AS n, sum(gfn) AS gfns FROM events GROUP BY event ORDER BY event';
+  assert.equal(await runSql(out, q, { output: 'json' }), await runSql(trace, q, { output: 'json', model: false }));
 });
