@@ -15,6 +15,7 @@ import { EVENT_PRESETS, type PresetName } from '../capture/events.js';
 import { CaptureError } from '../capture/tracefs.js';
 import type { AnalyzeReport } from '../report/contract.js';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 
 /** Exit codes of design.md §7. */
 export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4, capture: 5 } as const;
@@ -305,16 +306,15 @@ async function main(argv: string[]): Promise<void> {
     .command(
       'live [source]',
       'rolling findings per VM every interval, from a private tracefs instance (root) or - (stdin, e.g. cat trace_pipe |); Ctrl-C prints the totals',
-      (y) => y
-        .positional('source', { type: 'string', describe: "'-' reads trace text from stdin; default: trace this machine" })
+      (y) => withInputOptions(y
+        .positional('source', { type: 'string', describe: "'-' reads trace text from stdin; default: trace this machine" }))
         .option('interval', { type: 'number', default: 1, describe: 'seconds between updates' })
         .option('vm', { type: 'number', describe: 'only the VM of this VMM pid (its TGID)' })
         .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'text: a redrawn table on a terminal, one line per VM and interval otherwise; json: NDJSON' })
         .option('events', { choices: Object.keys(EVENT_PRESETS) as PresetName[], default: 'default' as PresetName, describe: 'event preset (as record)' })
         .option('buffer-kb', { type: 'number', describe: 'ring buffer per CPU in KiB (as record)' })
         .option('observe-flushes', { type: 'boolean', default: false, describe: 'as record' })
-        .option('duration', { type: 'number', describe: 'stop after S seconds' })
-        .option('input-format', { choices: ['ftrace', 'trace_pipe', 'trace-cmd', 'perf'] as const, describe: 'stdin: skip format sniffing (which waits for 64 KiB)' }),
+        .option('duration', { type: 'number', describe: 'stop after S seconds' }),
       async (a) => {
         if (!(a.interval > 0)) throw new UsageError('--interval: a positive number of seconds');
         const { runLive } = await import('../pipeline/live.js');
@@ -329,14 +329,19 @@ async function main(argv: string[]): Promise<void> {
         const session = stdin ? null : TraceSession.open({ preset: a.events, observeFlushes: a['observe-flushes'], note, ...(a['buffer-kb'] !== undefined ? { bufferKb: a['buffer-kb'] } : {}) });
         const view = { source: stdin ? 'stdin' : `${session!.inst.dir}`, intervalS: a.interval, events: 0, keep: vmFilter(a.vm), final: false };
         const show = (text: string): void => void process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : text);
+        const input = pipelineOptions(a);
+        // tracing this machine: its own kernel's rules, as a recording's header gives them
+        const { rulesFromRecording } = await import('../model/kernel-version.js');
+        const own = session && !a.kernel ? rulesFromRecording(release()) : null;
         try {
           const r = await runLive({
             name: stdin ? '-' : view.source,
             stream: session ? session.stream(() => stop.reason !== '') : stdinUntil(() => stop.reason !== ''),
-            ...(session ? { format: 'trace_pipe' as const } : a['input-format'] ? { format: a['input-format'] } : {}),
+            ...(session ? { format: 'trace_pipe' as const } : input.format ? { format: input.format } : {}),
+            ...(input.roleLayout ? { roleLayout: input.roleLayout } : {}),
             intervalS: a.interval,
             onTick: (snap, events) => show(renderLive(snap, { ...view, events }, format, useColor(undefined))),
-            model: pipelineOptions(a).model || {},
+            model: { ...(input.model || {}), ...(own ? { rules: own } : {}) },
           });
           show(renderLive(r.final, { ...view, events: r.events, final: true }, format, useColor(undefined)));
           if (r.ingest.lostEvents > 0) note(`the ring buffer lost ${r.ingest.lostEvents} events: counts are low; a larger --buffer-kb helps`);

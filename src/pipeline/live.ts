@@ -3,6 +3,7 @@
 // every interval and once more, with the open operations closed, at the end.
 import { ingest, type IngestResult } from '../ingest/ingest.js';
 import type { Format } from '../ingest/sniff.js';
+import type { RoleLayoutName } from '../ingest/role.js';
 import { LiveCounters, type LiveSnapshot } from '../analyses/live.js';
 import { LockBreaksHandler } from '../analyses/lock-breaks.js';
 import { Replay, type ReplayOptions } from '../model/replay.js';
@@ -17,6 +18,7 @@ export interface LiveOptions {
   /** The bytes to read; stdin when absent. */
   stream?: AsyncIterable<Buffer>;
   format?: Format;
+  roleLayout?: RoleLayoutName;
   intervalS: number;
   model?: ReplayOptions;
   /** Each interval's snapshot, with the events read in it. */
@@ -49,6 +51,7 @@ export async function runLive(opts: LiveOptions): Promise<LiveResult> {
     const r = await ingest(opts.name, {
       ...(opts.stream ? { stream: opts.stream } : {}),
       ...(opts.format ? { format: opts.format } : {}),
+      ...(opts.roleLayout ? { roleLayout: opts.roleLayout } : {}),
       batchRows: LIVE_BATCH_ROWS,
       batchEachChunk: true,
       onBatch: (b) => {
