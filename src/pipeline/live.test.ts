@@ -4,13 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fixture, REPO } from '../testing/fixtures.js';
 import { analyzeTrace } from './analyze.js';
 import { runLive } from './live.js';
 import { PendingRefaults } from '../analyses/zaps.js';
+import { makeLarge } from '../testing/make-large.js';
 import type { LiveCounts } from '../analyses/live.js';
 import type { LeafInstall } from '../model/facts.js';
 
@@ -70,4 +72,30 @@ test('pending refaults stay bounded: the oldest go first, counted', () => {
   p.resolve(install(0, 2), (v) => seen.push(v));
   assert.deepEqual(seen, [6, 7, 8, 9]);
   assert.equal(p.size, 0);
+});
+
+test('the bounded paths under a 48 MB JS heap: convert and live over 6 copies of a real trace (754 k events)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-heap-'));
+  try {
+    const text = join(dir, 'one.txt');
+    writeFileSync(text, gunzipSync(readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz'))));
+    const big = join(dir, 'six.txt');
+    assert.deepEqual((await makeLarge(text, big, 6 * statSync(text).size - 1)).copies, 6);
+    const cli = (args: string[], input?: string): string => {
+      const p = spawnSync(process.execPath, ['--max-old-space-size=48', join(REPO, 'dist/src/cli/main.js'), ...args],
+        { encoding: 'utf8', maxBuffer: 16 << 20, ...(input ? { input: readFileSync(input) } : {}) });
+      assert.equal(p.status, 0, p.stderr.slice(-2000));
+      return p.stdout + p.stderr;
+    };
+    // 125662 events a copy (fixtures/mprotect-roundtrip.ftrace.txt.counts)
+    assert.match(cli(['convert', big, '-o', join(dir, 'six.parquet')]), /wrote 753972 events/);
+    const last = JSON.parse(cli(['live', '-', '--format', 'json', '--interval', '3600'], big).trim().split('\n').at(-1)!) as { final: boolean; total: Record<string, LiveCounts> };
+    assert.equal(last.final, true);
+    // the same totals as analyze of the file (with the default heap)
+    const f = (await analyzeTrace(big)).findings!;
+    assert.deepEqual([sum(last.total, 'zaps'), sum(last.total, 'redundant'), sum(last.total, 'flushes')],
+      [f.redundantZaps.zaps, f.redundantZaps.count, f.flushes.inferred]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

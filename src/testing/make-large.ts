@@ -1,4 +1,4 @@
-// A large trace for the scale benchmarks: the events of a real trace repeated until the file has
+// A large trace for the scale benchmarks and the bounded-memory tests: the events of a real trace repeated until the file has
 // about `targetBytes`, each copy's timestamps shifted past the previous copy's last one so time
 // keeps increasing. Header lines are written once; nothing else in a line changes (the same tasks
 // come back in each copy, as a VMM restarted in place would). Streams: memory stays flat.
