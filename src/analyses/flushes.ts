@@ -83,7 +83,7 @@ export class FlushesHandler implements FactListener {
   constructor(private readonly observing = false) {}
 
   onOpEnd(op: Op): void {
-    if (op.flushIssued || op.unflushedWdClears > 0 || op.observedFlushes > 0) this.ops.push(op);
+    if (op.flushIssued || op.unflushedWdClears > 0 || this.callersByOp.has(op.id)) this.ops.push(op);
   }
 
   private observe(obs: FlushObservation, op: Op, inferred: number): void {
@@ -135,17 +135,17 @@ export class FlushesHandler implements FactListener {
       table.num(c.extra_flushes, r, extra);
       table.str(c.verdict, r, verdict);
       const inferred = verdict === 'missing' ? 0 : 1 + extra;
+      const seen = this.callersByOp.get(op.id)?.length ?? 0;
       if (obs && op.kind === 'write-protect') {
         // untraced passes have no task: their flushes are matched by count below
         table.str(c.observation, r, 'by count');
         writeProtectInferred += inferred;
       } else if (obs) {
-        const seen = op.observedFlushes;
         table.num(c.observed_flushes, r, seen);
         table.str(c.observation, r, seen === inferred ? 'confirmed' : seen < inferred ? 'contradicted' : 'unpredicted');
         this.observe(obs, op, inferred);
       }
-      table.str(c.evidence, r, obs && inferred > 0 && op.observedFlushes >= inferred ? 'observed' : 'inferred');
+      table.str(c.evidence, r, obs && inferred > 0 && seen >= inferred ? 'observed' : 'inferred');
       table.str(c.rule, r, op.flushRule);
       if (verdict !== 'missing') out.inferred++;
       out[verdict]++;
@@ -166,8 +166,8 @@ export class FlushesHandler implements FactListener {
 
 /** Agreement of one op's inferred flushes with those observed in it; the excess by caller. */
 function observeOp(obs: FlushObservation, op: Op, inferred: number, callers: readonly string[]): void {
-  addAgreement(obs, inferred, op.observedFlushes);
-  addAgreement((obs.byOp[op.kind] ??= agreement()), inferred, op.observedFlushes);
+  addAgreement(obs, inferred, callers.length);
+  addAgreement((obs.byOp[op.kind] ??= agreement()), inferred, callers.length);
   for (const caller of callers.slice(inferred)) obs.unpredictedByCaller[caller] = (obs.unpredictedByCaller[caller] ?? 0) + 1;
 }
 

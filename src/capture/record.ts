@@ -76,8 +76,10 @@ export class TraceSession {
   private pipeFd = -1;
   private readonly teardown = (): void => this.close();
 
-  private constructor(readonly inst: TracefsInstance, readonly flushFunctions: string[], private readonly mounted: boolean,
-    private readonly note: (text: string) => void, opts: SessionOptions) {
+  private readonly note: (text: string) => void;
+
+  private constructor(readonly inst: TracefsInstance, readonly flushFunctions: string[], private readonly mounted: boolean, opts: SessionOptions) {
+    this.note = opts.note;
     process.on('exit', this.teardown);
     try {
       ({ found: this.events, missing: this.missing } = resolveEvents(join(inst.dir, 'events'), EVENT_PRESETS[opts.preset].events));
@@ -108,7 +110,7 @@ export class TraceSession {
     }
     const flushFunctions = opts.observeFlushes ? traceableFlushFunctions(root) : [];
     if (opts.observeFlushes && !flushFunctions.length) throw new CaptureError(`--observe-flushes: none of ${FLUSH_FUNCTIONS.join(', ')} can be traced on this kernel`);
-    return new TraceSession(TracefsInstance.create(root, `mmu-trace-${process.pid}`), flushFunctions, mounted, opts.note, opts);
+    return new TraceSession(TracefsInstance.create(root, `mmu-trace-${process.pid}`), flushFunctions, mounted, opts);
   }
 
   /** The `# mmu-trace:` header of a recording of `command` in this session. */
@@ -188,7 +190,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     }
     const { text, lost } = session.trailer(stop.reason);
     writeSync(outFd, text);
-    await stop.commandDone();
+    await stop.done();
     return { bytes, lines, lost, stopped: stop.reason, commandStatus: stop.status, missingEvents: session.missing };
   } finally {
     if (outFd >= 0) closeSync(outFd);
@@ -246,7 +248,8 @@ export class Stopper {
     });
   }
 
-  async commandDone(): Promise<void> {
+  /** After the stream: waits for the command, drops the timer and the signal handlers. */
+  async done(): Promise<void> {
     await this.exited;
     if (this.timer) clearTimeout(this.timer);
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, this.onSignal);

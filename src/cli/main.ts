@@ -348,7 +348,7 @@ async function main(argv: string[]): Promise<void> {
           if (r.ingest.skippedLines > 0) note(`${r.ingest.skippedLines} lines skipped (${Object.entries(r.ingest.skippedByReason).map(([k, n]) => `${k}: ${n}`).join(', ')})`);
         } finally {
           session?.close();
-          await stop.commandDone();
+          await stop.done();
         }
       },
     )

@@ -67,8 +67,6 @@ export interface Op {
   episode: boolean;
   /** It holds mmu_lock for read: vCPU faults run beside it, so another task's work is no lock break. */
   sharedLock: boolean;
-  /** Remote flushes the function tracer saw while this op was its task's (record --observe-flushes). */
-  observedFlushes: number;
 }
 
 /** Where an SPTE lives: (as_id, gfn, level), and its address when known (shadow MMU `at`), else -1. */
@@ -276,9 +274,6 @@ export interface FactListener {
 export interface ObservedFlush {
   /** The op the flush is credited to: the task's open op, when the task's previous event was part of it. */
   op: Op | null;
-  task: Task;
   /** The flush entry point's caller (compiler suffixes like .part.0 dropped). */
   caller: string;
-  line: number;
-  ts: number;
 }

@@ -12,7 +12,6 @@ export function blankOp(id: number, kind: OpKind, vm: string, task: Task, line: 
   return {
     id, kind, vm, task, line, ts, leafZaps: 0, tablesZapped: 0, rootsFreed: 0, flushingChanges: 0,
     adOnlyChanges: 0, unflushedWdClears: 0, zapEvidence: 'observed', flushIssued: false, flushRule: '', episode: false, sharedLock: false,
-    observedFlushes: 0,
   };
 }
 

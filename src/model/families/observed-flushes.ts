@@ -4,12 +4,12 @@
 import type { ModelContext } from '../context.js';
 import { Ev } from '../event-view.js';
 import { FLUSH_FUNCTIONS } from '../flush-rules.js';
-import type { ObservedFlush, Task } from '../facts.js';
+import type { ObservedFlush } from '../facts.js';
 
 const FLUSH_ENTRY_POINTS: ReadonlySet<string> = new Set(FLUSH_FUNCTIONS);
 
 /** `mmu_sync_children.part.0` → `mmu_sync_children`: gcc's clones keep their origin's name first. */
-export function functionBase(name: string): string {
+function functionBase(name: string): string {
   const dot = name.indexOf('.');
   const plus = name.indexOf('+');
   const end = Math.min(dot < 0 ? name.length : dot, plus < 0 ? name.length : plus);
@@ -17,7 +17,7 @@ export function functionBase(name: string): string {
 }
 
 export class ObservedFlushes {
-  private readonly fact: ObservedFlush = { op: null, task: { pid: -1, comm: '' }, caller: '', line: 0, ts: 0 };
+  private readonly fact: ObservedFlush = { op: null, caller: '' };
 
   constructor(private readonly ctx: ModelContext) {}
 
@@ -28,17 +28,12 @@ export class ObservedFlushes {
     const caller = functionBase(v.caller(i));
     // kvm_flush_remote_tlbs <-kvm_flush_remote_tlbs_with_address: the inner call of a flush counted already
     if (FLUSH_ENTRY_POINTS.has(caller)) return;
-    const pid = v.pid(i);
-    const t = this.ctx.tasks.get(pid);
+    const t = this.ctx.tasks.get(v.pid(i));
     // the kernel flushes inside the call that changed the SPTEs: nothing else of the task comes between
     const op = t?.op && t.lastEvent !== Ev.Other ? t.op : null;
-    if (op) op.observedFlushes++;
     const f = this.fact;
     f.op = op;
-    f.task = t?.task ?? ({ pid, comm: v.comm(i) } satisfies Task);
     f.caller = caller;
-    f.line = v.lineNo(i);
-    f.ts = v.tsNs(i);
     for (const l of this.ctx.on.all) l.onObservedFlush?.(f);
   }
 }

@@ -32,6 +32,9 @@ function faultOnNonPresent(pferr: number): boolean {
 /** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
 const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root', 'zap-collapsible', 'recover-huge-pages']);
 
+
+/** kvm_exit reasons of a guest INVLPG: SVM's exit name, VMX's (trace.h kvm_exit's __print_symbolic tables). */
+const INVLPG_EXITS: ReadonlySet<string> = new Set(['invlpg', 'INVLPG']);
 export class ShadowFamily implements EventFamily {
   constructor(private readonly ctx: ModelContext, private readonly obsolete: ObsoleteFamily) {}
 
@@ -123,7 +126,7 @@ export class ShadowFamily implements EventFamily {
   /** A vCPU exit: the guest's INVLPG is an op of its own on the shadow MMU; other exits end nothing, take part in no op. */
   private exit(t: TaskState, i: number): void {
     const vm = t.vm;
-    if (vm && !vm.isTdp && this.ctx.view.exitReason(i).toLowerCase() === 'invlpg') this.ctx.ops.start(t, 'invlpg', vm, i);
+    if (vm && !vm.isTdp && INVLPG_EXITS.has(this.ctx.view.exitReason(i))) this.ctx.ops.start(t, 'invlpg', vm, i);
     else t.lastEvent = Ev.Other;
   }
 
