@@ -27,8 +27,8 @@ export interface FindingsData {
 
 export class FindingsRun {
   private readonly zaps: ZapsHandler;
-  private readonly flushes = new FlushesHandler();
   private readonly lockBreaks = new LockBreaksHandler();
+  private readonly flushes = new FlushesHandler(this.lockBreaks);
   private readonly notifications = new NotificationsHandler();
   private readonly spte = new SpteChangesHandler();
   private readonly fastFaults = new FastFaultsHandler();
@@ -38,7 +38,7 @@ export class FindingsRun {
 
   constructor(opts: ReplayOptions = {}) {
     this.zaps = new ZapsHandler(() => this.replay.spteLayout);
-    this.replay = new Replay([this.zaps, this.flushes, this.lockBreaks, this.notifications, this.spte, this.fastFaults, this.mmio, this.writeProtects], opts);
+    this.replay = new Replay([this.zaps, this.lockBreaks, this.flushes, this.notifications, this.spte, this.fastFaults, this.mmio, this.writeProtects], opts);
   }
 
   handleBatch(batch: RecordBatch): void {
@@ -50,7 +50,7 @@ export class FindingsRun {
     const model = this.replay.finish();
     const zaps = this.zaps.data();
     const lockBreaks = this.lockBreaks.data();
-    const flushes = this.flushes.data(zaps, lockBreaks);
+    const flushes = this.flushes.data(zaps);
     const notifications = this.notifications.data();
     return {
       model, zaps, flushes, lockBreaks, notifications, spte: this.spte.data(),

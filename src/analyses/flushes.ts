@@ -3,8 +3,8 @@
 import { taskLabel, type FactListener, type ObservedFlush, type Op } from '../model/facts.js';
 import { extraFlushes, WRITE_PROTECT_FLUSH_CALLERS } from '../model/flush-rules.js';
 import { FindingsTable, columnIndex } from './findings-table.js';
-import type { LockBreaksData } from './lock-breaks.js';
-import type { ZapsData } from './zaps.js';
+import type { LockBreaksHandler } from './lock-breaks.js';
+import type { OpZaps, ZapsData } from './zaps.js';
 
 export type FlushVerdict = 'needed' | 'unneeded' | 'avoidable' | 'missing';
 
@@ -71,7 +71,13 @@ function addAgreement(a: FlushAgreement, inferred: number, observed: number): vo
 }
 
 export class FlushesHandler implements FactListener {
-  private readonly ops: Op[] = [];
+  /** One row per op that flushed or should have, written as it ends; verdicts wait for data(). */
+  private readonly table = new FindingsTable('flushes', FLUSH_COLUMNS);
+  private readonly c = columnIndex(FLUSH_COLUMNS);
+  /** The last row written, while its op's episode may still add flushes. */
+  private lastRow = { opId: -1, row: -1 };
+  /** Ops without a flush of their own that the tracer saw flushing (only with observed flushes). */
+  private readonly observedOnly: { id: number; kind: string }[] = [];
   private observedRows = 0;
   /** Callers of observed flushes, per op id (for those the op did not predict) and for those no op took. */
   private readonly callersByOp = new Map<number, string[]>();
@@ -79,15 +85,39 @@ export class FlushesHandler implements FactListener {
   /** Observed flushes after dirty logging's write-protects, matched by count with the inferred passes. */
   private writeProtectFlushes = 0;
 
-  /** `observing`: the recording says the flush entry points were traced, even if none fired. */
-  constructor(private readonly observing = false) {}
+  /** `breaks`: receives each episode's end before this handler (FindingsRun orders them). */
+  constructor(private readonly breaks: LockBreaksHandler) {}
 
   onOpEnd(op: Op): void {
-    if (op.flushIssued || op.unflushedWdClears > 0 || this.callersByOp.has(op.id)) this.ops.push(op);
+    if (!op.flushIssued && op.unflushedWdClears === 0) {
+      // kept only for the flushes the tracer saw in it: no flush inferred, none missing
+      if (this.callersByOp.has(op.id)) this.observedOnly.push({ id: op.id, kind: op.kind });
+      return;
+    }
+    const t = this.table;
+    const c = this.c;
+    const r = t.add();
+    t.num(c.op_id, r, op.id);
+    t.num(c.line, r, op.line);
+    t.num(c.ts_ns, r, op.ts);
+    t.str(c.vm, r, op.vm);
+    t.str(c.task, r, taskLabel(op.task));
+    t.str(c.op, r, op.kind);
+    t.num(c.leaf_zaps, r, op.leafZaps);
+    t.num(c.tables_zapped, r, op.tablesZapped);
+    t.num(c.flushing_changes, r, op.flushingChanges);
+    t.num(c.ad_only_changes, r, op.adOnlyChanges);
+    t.num(c.extra_flushes, r, extraFlushes(op, 0));
+    if (!op.flushIssued) t.str(c.verdict, r, 'missing');
+    t.str(c.rule, r, op.flushRule);
+    this.lastRow = { opId: op.id, row: r };
   }
 
-  private observe(obs: FlushObservation, op: Op, inferred: number): void {
-    observeOp(obs, op, inferred, this.callersByOp.get(op.id) ?? []);
+  /** Each observed lock break of the op's episode flushed the SPTEs zapped since the last: needed. */
+  onEpisodeEnd(op: Op): void {
+    const e = this.breaks.lastEnded;
+    if (this.lastRow.opId !== op.id || e.opId !== op.id) return;
+    this.table.num(this.c.extra_flushes, this.lastRow.row, extraFlushes(op, e.observed));
   }
 
   onObservedFlush(f: ObservedFlush): void {
@@ -103,53 +133,38 @@ export class FlushesHandler implements FactListener {
     }
   }
 
-  /** Verdicts need the zaps' refault outcomes and the lock breaks, so they are made at the end. */
-  data(zaps: ZapsData, breaks: LockBreaksData): FlushesData {
-    const table = new FindingsTable('flushes', FLUSH_COLUMNS);
-    const c = columnIndex(FLUSH_COLUMNS);
-    const observing = this.observing || this.observedRows > 0;
-    const obs: FlushObservation | null = observing ? { ...agreement(), byOp: {}, unpredictedByCaller: { ...this.unattributed } } : null;
+  /** Verdicts need the zaps' refault outcomes, so they are made at the end, in one pass over the rows. */
+  data(zaps: ZapsData): FlushesData {
+    const { table: t, c } = this;
+    const obs: FlushObservation | null = this.observedRows > 0 ? { ...agreement(), byOp: {}, unpredictedByCaller: { ...this.unattributed } } : null;
     if (obs) for (const n of Object.values(this.unattributed)) addAgreement(obs, 0, n);
-    const out: FlushesData = { table, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, extraFlushes: 0, byOp: {}, observed: obs };
+    const out: FlushesData = { table: t, inferred: 0, needed: 0, unneeded: 0, avoidable: 0, missing: 0, extraFlushes: 0, byOp: {}, observed: obs };
+    if (obs) for (const op of this.observedOnly) observeOp(obs, op.kind, 0, this.callersByOp.get(op.id)!);
     let writeProtectInferred = 0;
-    for (const op of this.ops) {
-      if (!op.flushIssued && op.unflushedWdClears === 0) {
-        // kept only for the flushes the tracer saw in it: no flush inferred, none missing
-        if (obs) this.observe(obs, op, 0);
-        continue;
-      }
-      const verdict = verdictOf(op, zaps.perOp.get(op.id));
-      // each one flushes the SPTEs zapped since the last: needed
-      const extra = extraFlushes(op, breaks.observedByOp.get(op.id) ?? 0);
-      const r = table.add();
-      table.num(c.op_id, r, op.id);
-      table.num(c.line, r, op.line);
-      table.num(c.ts_ns, r, op.ts);
-      table.str(c.vm, r, op.vm);
-      table.str(c.task, r, taskLabel(op.task));
-      table.str(c.op, r, op.kind);
-      table.num(c.leaf_zaps, r, op.leafZaps);
-      table.num(c.tables_zapped, r, op.tablesZapped);
-      table.num(c.flushing_changes, r, op.flushingChanges);
-      table.num(c.ad_only_changes, r, op.adOnlyChanges);
-      table.num(c.extra_flushes, r, extra);
-      table.str(c.verdict, r, verdict);
+    for (let r = 0; r < t.length; r++) {
+      const id = t.getNum(c.op_id, r);
+      const kind = t.getStr(c.op, r)!;
+      const verdict: FlushVerdict = t.getStr(c.verdict, r) === 'missing' ? 'missing' : verdictOf({
+        leafZaps: t.getNum(c.leaf_zaps, r), tablesZapped: t.getNum(c.tables_zapped, r),
+        flushingChanges: t.getNum(c.flushing_changes, r), adOnlyChanges: t.getNum(c.ad_only_changes, r),
+      }, zaps.perOp.get(id));
+      t.str(c.verdict, r, verdict);
+      const extra = t.getNum(c.extra_flushes, r);
       const inferred = verdict === 'missing' ? 0 : 1 + extra;
-      const seen = this.callersByOp.get(op.id)?.length ?? 0;
-      if (obs && op.kind === 'write-protect') {
+      const callers = this.callersByOp.get(id) ?? [];
+      if (obs && kind === 'write-protect') {
         // untraced passes have no task: their flushes are matched by count below
-        table.str(c.observation, r, 'by count');
+        t.str(c.observation, r, 'by count');
         writeProtectInferred += inferred;
       } else if (obs) {
-        table.num(c.observed_flushes, r, seen);
-        table.str(c.observation, r, seen === inferred ? 'confirmed' : seen < inferred ? 'contradicted' : 'unpredicted');
-        this.observe(obs, op, inferred);
+        t.num(c.observed_flushes, r, callers.length);
+        t.str(c.observation, r, callers.length === inferred ? 'confirmed' : callers.length < inferred ? 'contradicted' : 'unpredicted');
+        observeOp(obs, kind, inferred, callers);
       }
-      table.str(c.evidence, r, obs && inferred > 0 && seen >= inferred ? 'observed' : 'inferred');
-      table.str(c.rule, r, op.flushRule);
+      t.str(c.evidence, r, obs && inferred > 0 && callers.length >= inferred ? 'observed' : 'inferred');
       if (verdict !== 'missing') out.inferred++;
       out[verdict]++;
-      const byOp = (out.byOp[op.kind] ??= { needed: 0, unneeded: 0, avoidable: 0, missing: 0 });
+      const byOp = (out.byOp[kind] ??= { needed: 0, unneeded: 0, avoidable: 0, missing: 0 });
       byOp[verdict]++;
       out.inferred += extra;
       out.needed += extra;
@@ -165,14 +180,14 @@ export class FlushesHandler implements FactListener {
 }
 
 /** Agreement of one op's inferred flushes with those observed in it; the excess by caller. */
-function observeOp(obs: FlushObservation, op: Op, inferred: number, callers: readonly string[]): void {
+function observeOp(obs: FlushObservation, kind: string, inferred: number, callers: readonly string[]): void {
   addAgreement(obs, inferred, callers.length);
-  addAgreement((obs.byOp[op.kind] ??= agreement()), inferred, callers.length);
+  addAgreement((obs.byOp[kind] ??= agreement()), inferred, callers.length);
   for (const caller of callers.slice(inferred)) obs.unpredictedByCaller[caller] = (obs.unpredictedByCaller[caller] ?? 0) + 1;
 }
 
-function verdictOf(op: Op, z: { zaps: number; redundant: number; unresolved: number } | undefined): FlushVerdict {
-  if (!op.flushIssued) return 'missing';
+/** The verdict on an op that flushed. */
+function verdictOf(op: Pick<Op, 'leafZaps' | 'tablesZapped' | 'flushingChanges' | 'adOnlyChanges'>, z: OpZaps | undefined): Exclude<FlushVerdict, 'missing'> {
   const harmful = op.leafZaps + op.tablesZapped + (op.flushingChanges - op.adOnlyChanges);
   if (harmful === 0) return 'unneeded';
   // every zap came back unchanged and nothing else needed the flush

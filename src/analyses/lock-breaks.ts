@@ -56,8 +56,6 @@ export interface LockBreaksData {
   byEvidence: { observed: number; suspected: number };
   /** SUSPECT_GAP_NS in µs. */
   suspectGapUs: number;
-  /** Observed breaks per op id, of every episode (short ones too: their breaks still flush). */
-  observedByOp: Map<number, number>;
 }
 
 interface Break {
@@ -87,7 +85,6 @@ export class LockBreaksHandler implements FactListener {
   private observed = 0;
   private suspected = 0;
   private nextId = 1;
-  private readonly observedByOp = new Map<number, number>();
   /** The episode that ended last: its op, observed breaks (every episode's), and those a long episode reports. */
   readonly lastEnded = { opId: -1, observed: 0, reported: 0 };
 
@@ -148,7 +145,6 @@ export class LockBreaksHandler implements FactListener {
     const long = e.s.kind === 'zap-all-fast' || e.s.zapped >= LONG_EPISODE_ZAPS;
     Object.assign(this.lastEnded, { opId: op.id, observed, reported: long ? observed : 0 });
     if (!this.keep) return;
-    if (observed > 0) this.observedByOp.set(op.id, observed);
     if (!long) return;
     const t = this.table;
     const c = this.c;
@@ -179,7 +175,6 @@ export class LockBreaksHandler implements FactListener {
     return {
       table: this.table, episodes: [...this.done].sort((a, b) => a.id - b.id), breaks: this.observed,
       byEvidence: { observed: this.observed, suspected: this.suspected }, suspectGapUs: SUSPECT_GAP_NS / 1000,
-      observedByOp: this.observedByOp,
     };
   }
 }

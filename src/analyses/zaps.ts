@@ -40,7 +40,7 @@ export interface ZapsData {
   redundant: number;
   redundantByEvidence: Record<Evidence, number>;
   /** Per op id: zaps and redundant zaps (for avoidable flushes). */
-  perOp: Map<number, OpZaps>;
+  perOp: OpZapsTable;
   /** Refault latency of the redundant zaps, in µs (two decimals). */
   /** Median and p90 of the redundant zaps whose zap time is known; `unknown`: those without one. */
   refaultUs: { median: number | null; p90: number | null; unknown: number };
@@ -155,13 +155,62 @@ export class PendingRefaults<T extends number | object> {
   }
 }
 
-interface OpZaps {
+export interface OpZaps {
   zaps: number;
   redundant: number;
   unresolved: number;
-  /** The op's first zap row, and the cause its rows hold (the op's kind when they were written). */
-  firstRow: number;
-  cause: OpKind;
+}
+
+const OP_ZAP_COLUMNS = [
+  { name: 'zaps', kind: 'int', doc: 'leaf zaps of the op' },
+  { name: 'redundant', kind: 'int', doc: 'of them redundant' },
+  { name: 'unresolved', kind: 'int', doc: 'of them never mapped again' },
+  { name: 'first_row', kind: 'int', doc: "the op's first zap row" },
+  { name: 'cause', kind: 'str', doc: "the cause its rows hold (the op's kind when they were written)" },
+] as const;
+
+/** Zap counts per op, one row per op id (ids are dense: model/operations.ts), paged like the findings. */
+export class OpZapsTable {
+  private readonly t = new FindingsTable('op_zaps', OP_ZAP_COLUMNS);
+  readonly c = columnIndex(OP_ZAP_COLUMNS);
+
+  /** The op's row, made with its first zap. */
+  row(id: number, firstRow: number, cause: OpKind): number {
+    const t = this.t;
+    while (t.length <= id) t.add();
+    if (Number.isNaN(t.getNum(this.c.zaps, id))) {
+      for (const c of [this.c.zaps, this.c.redundant, this.c.unresolved]) t.num(c, id, 0);
+      t.num(this.c.first_row, id, firstRow);
+      t.str(this.c.cause, id, cause);
+    }
+    return id;
+  }
+
+  has(id: number): boolean {
+    return id < this.t.length && !Number.isNaN(this.t.getNum(this.c.zaps, id));
+  }
+
+  count(c: number, id: number): number {
+    return this.t.getNum(c, id);
+  }
+
+  bump(c: number, id: number): void {
+    this.t.num(c, id, this.t.getNum(c, id) + 1);
+  }
+
+  cause(id: number): string | null {
+    return this.t.getStr(this.c.cause, id);
+  }
+
+  setCause(id: number, kind: OpKind): void {
+    this.t.str(this.c.cause, id, kind);
+  }
+
+  get(id: number): OpZaps | undefined {
+    if (!this.has(id)) return undefined;
+    const c = this.c;
+    return { zaps: this.count(c.zaps, id), redundant: this.count(c.redundant, id), unresolved: this.count(c.unresolved, id) };
+  }
 }
 
 /**
@@ -178,9 +227,9 @@ export class ZapsHandler implements FactListener {
   readonly table = new FindingsTable('zaps', ZAP_COLUMNS);
   /** Unresolved zap rows. */
   private readonly pending = new PendingRefaults<number>();
-  private readonly perOp = new Map<number, OpZaps>();
+  private readonly perOp = new OpZapsTable();
   /** The op of the previous zap (zaps come in runs of one op), with its task's label. */
-  private lastOp: { id: number; zaps: OpZaps; task: string } = { id: -1, zaps: { zaps: 0, redundant: 0, unresolved: 0, firstRow: 0, cause: 'sync' }, task: '' };
+  private lastOp = { id: -1, task: '' };
   private readonly c = columnIndex(ZAP_COLUMNS);
 
   constructor(private readonly layout: () => SpteLayout) {}
@@ -201,12 +250,8 @@ export class ZapsHandler implements FactListener {
     t.str(c.old_perm, r, permString(permsOf(this.layout(), z.oldHi, z.oldLo)));
     t.str(c.cause, r, z.op.kind satisfies OpKind);
     t.num(c.op_id, r, z.op.id);
-    if (this.lastOp.id !== z.op.id) {
-      let zaps = this.perOp.get(z.op.id);
-      if (!zaps) this.perOp.set(z.op.id, (zaps = { zaps: 0, redundant: 0, unresolved: 0, firstRow: r, cause: z.op.kind }));
-      this.lastOp = { id: z.op.id, zaps, task: taskLabel(z.op.task) };
-    }
-    this.lastOp.zaps.zaps++;
+    if (this.lastOp.id !== z.op.id) this.lastOp = { id: this.perOp.row(z.op.id, r, z.op.kind), task: taskLabel(z.op.task) };
+    this.perOp.bump(this.perOp.c.zaps, z.op.id);
     t.str(c.cause_task, r, this.lastOp.task);
     t.str(c.evidence, r, z.evidence);
     t.str(c.outcome, r, 'unresolved');
@@ -218,11 +263,11 @@ export class ZapsHandler implements FactListener {
    * shadow zap a TDP walk): its rows take the kind it ended with, whatever the event order.
    */
   onOpEnd(op: Op): void {
-    const z = this.perOp.get(op.id);
-    if (!z || z.cause === op.kind) return;
+    const ops = this.perOp;
+    if (!ops.has(op.id) || ops.cause(op.id) === op.kind) return;
     const t = this.table;
-    for (let r = z.firstRow; r < t.length; r++) if (t.getNum(this.c.op_id, r) === op.id) t.str(this.c.cause, r, op.kind);
-    z.cause = op.kind;
+    for (let r = ops.count(ops.c.first_row, op.id); r < t.length; r++) if (t.getNum(this.c.op_id, r) === op.id) t.str(this.c.cause, r, op.kind);
+    ops.setCause(op.id, op.kind);
   }
 
   onLeafInstall(s: LeafInstall): void {
@@ -249,14 +294,10 @@ export class ZapsHandler implements FactListener {
     const byEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
     const redundantByEvidence: Record<Evidence, number> = { observed: 0, inferred: 0, suspected: 0 };
     const byCause: Record<string, Record<ZapOutcome, number>> = {};
-    // typed and sorted natively: hundreds of thousands of latencies on a long trace
-    const lat = new Float64Array(t.length);
-    let nLat = 0;
+    const lat = new LatencyQuantiles();
     type Range = { vm: string; range: number; zaps: number; redundant: number; firstLine: number };
     const ranges = new Map<string, Map<number, Range>>();
-    // zaps come in runs of one op and neighbouring frames: remember the last op and range
-    let lastOp = -1;
-    let po: OpZaps | undefined;
+    // zaps come in runs of neighbouring frames: remember the last range
     let h: Range | undefined;
     const examples: ZapExample[] = [];
     for (let r = 0; r < t.length; r++) {
@@ -276,30 +317,31 @@ export class ZapsHandler implements FactListener {
       byEvidence[e]++;
       (byCause[cause] ??= emptyOutcomes())[o]++;
       const op = t.getNum(c.op_id, r);
-      if (op !== lastOp) {
-        po = this.perOp.get(op)!;
-        lastOp = op;
-      }
       if (REDUNDANT.has(o)) {
         h.redundant++;
         redundantByEvidence[e]++;
-        po!.redundant++;
+        this.perOp.bump(this.perOp.c.redundant, op);
         const ns = t.getNum(c.refault_ns, r);
-        if (!Number.isNaN(ns)) lat[nLat++] = ns;
+        if (!Number.isNaN(ns)) lat.count(ns);
         if (examples.length < ZAP_EXAMPLES) examples.push(this.example(r, o, e));
-      } else if (o === 'unresolved') po!.unresolved++;
+      } else if (o === 'unresolved') this.perOp.bump(this.perOp.c.unresolved, op);
     }
-    const sorted = lat.subarray(0, nLat).sort();
-    const q = (p: number): number | null => (nLat ? usOf(sorted[Math.min(nLat - 1, Math.floor(p * nLat))]!) : null);
+    const [median, p90] = lat.quantiles([0.5, 0.9], (take) => {
+      for (let r = 0; r < t.length; r++) {
+        if (!REDUNDANT.has(t.getStr(c.outcome, r) as ZapOutcome)) continue;
+        const ns = t.getNum(c.refault_ns, r);
+        if (!Number.isNaN(ns)) take(ns);
+      }
+    });
     const redundant = byOutcome.identical + byOutcome.upgrade + byOutcome.downgrade;
     return {
       table: t, count: t.length, byOutcome, byEvidence, byCause, redundant,
-      redundantByEvidence, perOp: this.perOp, refaultUs: { median: q(0.5), p90: q(0.9), unknown: redundant - nLat }, examples,
+      redundantByEvidence, perOp: this.perOp, refaultUs: { median: median === null ? null : usOf(median), p90: p90 === null ? null : usOf(p90), unknown: redundant - lat.n }, examples,
       hotRanges: [...ranges.values()].flatMap((m) => [...m.values()]).sort((a, b) => b.zaps - a.zaps || a.firstLine - b.firstLine).slice(0, HOT_RANGES).map((h) => ({
         vm: h.vm, gfns: `0x${(h.range * RANGE_FRAMES).toString(16)}-0x${((h.range + 1) * RANGE_FRAMES - 1).toString(16)}`,
         zaps: h.zaps, redundant: h.redundant, firstLine: h.firstLine,
       })),
-      refaultLatencyHistogram: latencyHistogram(sorted),
+      refaultLatencyHistogram: lat.histogram(),
     };
   }
 
@@ -315,15 +357,48 @@ export class ZapsHandler implements FactListener {
   }
 }
 
-/** Latencies (ns, ascending) in LATENCY_BINS_PER_DECADE log bins of µs. */
-function latencyHistogram(sortedNs: Float64Array): LatencyBin[] {
-  const bins = new Map<number, number>();
-  for (const ns of sortedNs) {
-    const b = Math.floor(Math.log10(Math.max(ns, 1) / 1000) * LATENCY_BINS_PER_DECADE);
-    bins.set(b, (bins.get(b) ?? 0) + 1);
-  }
-  return [...bins].sort(([a], [b]) => a - b).map(([b, n]) => ({
-    fromUs: 10 ** (b / LATENCY_BINS_PER_DECADE), toUs: 10 ** ((b + 1) / LATENCY_BINS_PER_DECADE), n,
-  }));
-}
+/** Fine bins for exact quantiles: 2^(1/256) wide, so a second pass keeps only the few values of one bin. */
+const fineBin = (ns: number): number => (ns <= 1 ? -1 : Math.floor(Math.log2(ns) * 256));
 
+/**
+ * Refault latencies counted in bins, without keeping them: the report's log bins of µs
+ * (LATENCY_BINS_PER_DECADE), and exact quantiles from fine bins plus a second pass over the values.
+ */
+class LatencyQuantiles {
+  n = 0;
+  private readonly fine = new Map<number, number>();
+  private readonly coarse = new Map<number, number>();
+
+  count(ns: number): void {
+    this.n++;
+    const f = fineBin(ns);
+    this.fine.set(f, (this.fine.get(f) ?? 0) + 1);
+    const b = Math.floor(Math.log10(Math.max(ns, 1) / 1000) * LATENCY_BINS_PER_DECADE);
+    this.coarse.set(b, (this.coarse.get(b) ?? 0) + 1);
+  }
+
+  /** The values at rank floor(p·n) of the sorted latencies; `scan` hands every counted value to `take` again. */
+  quantiles(ps: readonly number[], scan: (take: (ns: number) => void) => void): (number | null)[] {
+    if (this.n === 0) return ps.map(() => null);
+    const bins = [...this.fine].sort(([a], [b]) => a - b);
+    // per quantile: its fine bin and its rank among that bin's values
+    const wanted = ps.map((p) => {
+      let rank = Math.min(this.n - 1, Math.floor(p * this.n));
+      for (const [bin, n] of bins) {
+        if (rank < n) return { bin, rank };
+        rank -= n;
+      }
+      throw new Error('latency quantile beyond the count');
+    });
+    const values = new Map<number, number[]>(wanted.map((w) => [w.bin, []]));
+    scan((ns) => values.get(fineBin(ns))?.push(ns));
+    return wanted.map((w) => values.get(w.bin)!.sort((a, b) => a - b)[w.rank]!);
+  }
+
+  /** Non-empty bins, shortest first. */
+  histogram(): LatencyBin[] {
+    return [...this.coarse].sort(([a], [b]) => a - b).map(([b, n]) => ({
+      fromUs: 10 ** (b / LATENCY_BINS_PER_DECADE), toUs: 10 ** ((b + 1) / LATENCY_BINS_PER_DECADE), n,
+    }));
+  }
+}

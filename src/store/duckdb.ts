@@ -4,9 +4,8 @@
 import bindings from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import type { Data, RecordBatch, Vector } from 'apache-arrow';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from '../analyses/spill.js';
 import { EVENT_COLUMNS, type ColumnKind } from '../ingest/schema.js';
 
 export interface Database {
@@ -22,14 +21,11 @@ export const SPILL_MEMORY_LIMIT = '512MB';
 /**
  * A database that never downloads an extension (parquet and json are built in): in memory, or with
  * `spill` a file in a fresh temp directory that DuckDB spills to beyond SPILL_MEMORY_LIMIT, so
- * memory stays flat however big the trace (`convert`); the directory goes on close and on exit.
+ * memory stays flat however big the trace (`convert`); the directory goes on close, on exit and on SIGINT/SIGTERM (analyses/spill.ts).
  */
 export async function openDatabase(opts: { spill?: boolean } = {}): Promise<Database> {
-  const dir = opts.spill ? mkdtempSync(join(tmpdir(), 'mmu-trace-db-')) : null;
-  const remove = (): void => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  };
-  if (dir) process.on('exit', remove);
+  const scratch = opts.spill ? scratchDir('mmu-trace-db-') : null;
+  const dir = scratch?.path ?? null;
   const instance = await DuckDBInstance.create(dir ? join(dir, 'events.duckdb') : ':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
@@ -42,8 +38,7 @@ export async function openDatabase(opts: { spill?: boolean } = {}): Promise<Data
     close(): void {
       connection.closeSync();
       instance.closeSync();
-      remove();
-      process.off('exit', remove);
+      scratch?.remove();
     },
   };
 }
