@@ -38,6 +38,7 @@ export class FindingsRun {
 
   constructor(opts: ReplayOptions = {}) {
     this.zaps = new ZapsHandler(() => this.replay.spteLayout);
+    // lock breaks before flushes: an episode's breaks add to its op's flushes (FlushesHandler.onEpisodeEnd)
     this.replay = new Replay([this.zaps, this.lockBreaks, this.flushes, this.notifications, this.spte, this.fastFaults, this.mmio, this.writeProtects], opts);
   }
 

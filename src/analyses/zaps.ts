@@ -364,7 +364,7 @@ const fineBin = (ns: number): number => (ns <= 1 ? -1 : Math.floor(Math.log2(ns)
  * Refault latencies counted in bins, without keeping them: the report's log bins of µs
  * (LATENCY_BINS_PER_DECADE), and exact quantiles from fine bins plus a second pass over the values.
  */
-class LatencyQuantiles {
+export class LatencyQuantiles {
   n = 0;
   private readonly fine = new Map<number, number>();
   private readonly coarse = new Map<number, number>();
