@@ -14,7 +14,7 @@ export const FLUSH_COLUMNS = [
   { name: 'ts_ns', kind: 'int', doc: 'its time' },
   { name: 'vm', kind: 'str', doc: 'VM id' },
   { name: 'task', kind: 'str', doc: 'task (comm-pid)' },
-  { name: 'op', kind: 'str', doc: 'operation kind (model/facts.ts OpKind): notifier-unmap, notifier-age, zap-all-fast, zap-pages, fault, tdp-other, zap-collapsible, write-protect, ...' },
+  { name: 'op', kind: 'str', doc: 'operation kind (model/facts.ts OpKind): notifier-unmap, notifier-age, zap-all-fast, zap-pages, nx-recovery, fault, tdp-other, zap-collapsible, write-protect, ...' },
   { name: 'leaf_zaps', kind: 'int', doc: 'present leaves zapped' },
   { name: 'tables_zapped', kind: 'int', doc: 'page tables / shadow pages zapped' },
   { name: 'flushing_changes', kind: 'int', doc: 'leaf changes that need a flush by the kernel rule' },

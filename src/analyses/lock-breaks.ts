@@ -25,10 +25,11 @@ export const LOCK_BREAK_COLUMNS = [
   { name: 'contenders', kind: 'str', doc: 'tasks that did mmu_lock work in the gap' },
 ] as const;
 
-/** Long zaps whose mmu_lock breaks are tracked: zap_all_fast, shadow page zaps, TDP zap walks. */
-export type EpisodeKind = 'zap-all-fast' | 'zap-pages' | 'tdp-zap';
+/** Long zaps whose mmu_lock breaks are tracked: zap_all_fast, shadow page zaps, NX recovery passes, TDP zap walks. */
+export type EpisodeKind = 'zap-all-fast' | 'zap-pages' | 'nx-recovery' | 'tdp-zap';
 
-const episodeKind = (op: Op): EpisodeKind => (op.kind === 'zap-all-fast' || op.kind === 'zap-pages' ? op.kind : 'tdp-zap');
+const episodeKind = (op: Op): EpisodeKind =>
+  (op.kind === 'zap-all-fast' || op.kind === 'zap-pages' || op.kind === 'nx-recovery' ? op.kind : 'tdp-zap');
 
 export interface EpisodeSummary {
   id: number;

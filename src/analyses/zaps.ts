@@ -19,7 +19,7 @@ export const ZAP_COLUMNS = [
   { name: 'old_spte', kind: 'u64', doc: 'the value zapped' },
   { name: 'old_pfn', kind: 'int', doc: 'its pfn' },
   { name: 'old_perm', kind: 'str', doc: 'its permissions (rwxu)' },
-  { name: 'cause', kind: 'str', doc: 'operation: notifier-unmap, zap-all-fast, zap-pages, fault, tdp-other, sync (untraced)' },
+  { name: 'cause', kind: 'str', doc: 'operation: notifier-unmap, zap-all-fast, zap-pages, nx-recovery, fault, tdp-other, sync (untraced)' },
   { name: 'op_id', kind: 'int', doc: 'operation id (flushes.op_id)' },
   { name: 'cause_task', kind: 'str', doc: 'task that caused it (comm-pid)' },
   { name: 'evidence', kind: 'str', doc: 'observed (traced zap), inferred (untraced zap derived by a kernel rule), suspected' },

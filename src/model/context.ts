@@ -6,6 +6,7 @@ import type { FactListener, Notification, Op, OpKind, Task } from './facts.js';
 import type { FactEmitter } from './fact-emitter.js';
 import type { KernelView } from './kernel-version.js';
 import type { Memslot } from './memslots.js';
+import type { NxRecoveryPasses } from './nx-recovery.js';
 import type { Operations } from './operations.js';
 import type { VmIdentity } from './vm-identity.js';
 import type { ShadowPage, VmState } from './vm-state.js';
@@ -25,6 +26,8 @@ export interface TaskState {
   kernelThread: boolean;
   /** One of a VM's own kernel threads (NX recovery, PIT): never a VM of its own (vm-identity.ts). */
   vmThread: boolean;
+  /** A VM's NX huge page recovery thread (kvm-nx-lpage-recovery): its zaps are nx-recovery ops. */
+  nxRecovery: boolean;
   /** The VMM pid a kvm-pit/<pid> thread is named after, else -1. */
   namedPid: number;
   op: Op | null;
@@ -85,5 +88,6 @@ export interface ModelContext {
   readonly kernel: KernelView;
   readonly ids: VmIdentity;
   readonly ops: Operations;
+  readonly nx: NxRecoveryPasses;
   readonly facts: FactEmitter;
 }

@@ -103,7 +103,9 @@ export class EventView {
   private readonly funcs = new DictionaryStrings();
   private readonly callers = new DictionaryStrings();
   private readonly exitReasons = new DictionaryStrings();
+  private readonly prevStates = new DictionaryStrings();
   private exitReasonIdx!: Int32Array;
+  private prevStateIdx!: Int32Array;
   private funcIdx!: Int32Array;
   private callerIdx!: Int32Array;
   private kindOfName: Ev[] = [];
@@ -157,6 +159,7 @@ export class EventView {
     this.funcIdx = this.funcs.load(batch, 'func');
     this.callerIdx = this.callers.load(batch, 'caller');
     this.exitReasonIdx = this.exitReasons.load(batch, 'exit_reason');
+    this.prevStateIdx = this.prevStates.load(batch, 'prev_state');
     this.accessIdx = this.accessStrings.load(batch, 'access');
     this.line = u64(batch, 'line');
     this.ts = u64(batch, 'ts_ns');
@@ -213,6 +216,8 @@ export class EventView {
   }
   comm(i: number): string { return this.comms.get(this.commIdx[i]!); }
   gfn(i: number): number { return this.num(this.gfnC, i); }
+  /** False where the text lacks the gfn (trace-cmd's kvm plugin prints the shadow-page events without it). */
+  hasGfn(i: number): boolean { return this.gfnC.valid === null || bit(this.gfnC.valid, i); }
   sptep(i: number): number { return this.num(this.sptepC, i); }
   pfn(i: number): number { return this.num(this.pfnC, i); }
   hvaStart(i: number): number { return this.num(this.hvaS, i); }
@@ -243,12 +248,14 @@ export class EventView {
   addr(i: number): number { return this.num(this.addrC, i); }
   /** Low 32 bits of the page-fault error code (the PFERR_* bits). */
   errorCodeLo(i: number): number { return this.errorCodeC.v[2 * i]!; }
-  /** Marker text (tracing_mark_write): rare, read as a string. */
   /** kvm_exit rows: the exit reason as printed (SVM 'invlpg', VMX 'INVLPG', ...). */
   exitReason(i: number): string { return this.exitReasons.get(this.exitReasonIdx[i]!); }
+  /** sched_switch rows: the state the previous task left in ('R', 'R+', 'S', 'D', ...). */
+  prevState(i: number): string { return this.prevStates.get(this.prevStateIdx[i]!); }
   /** function rows: the traced function and its caller. */
   func(i: number): string { return this.funcs.get(this.funcIdx[i]!); }
   caller(i: number): string { return this.callers.get(this.callerIdx[i]!); }
+  /** Marker text (tracing_mark_write): rare, read as a string. */
   payload(i: number): string { return (this.payloadC.get(i) as string | null) ?? ''; }
   spurious(i: number): boolean { return bit(this.bits.spurious, i); }
   fixed(i: number): boolean { return bit(this.bits.fixed, i); }

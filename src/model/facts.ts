@@ -37,7 +37,9 @@ export type OpKind =
   // a guest INVLPG on the shadow MMU: the unsync leaf of the address zapped, its guest PTE prefetched (paging_tmpl.h FNAME(invlpg))
   | 'invlpg'
   // its 6.13+ successor: the tables are replaced by huge leaves in place (tdp_mmu.c recover_huge_pages_range)
-  | 'recover-huge-pages';
+  | 'recover-huge-pages'
+  // a pass of the VM's NX huge page recovery thread: split huge pages' tables zapped (mmu.c kvm_recover_nx_lpages, 6.1)
+  | 'nx-recovery';
 
 
 export interface Op {

@@ -2,7 +2,6 @@
 // kind, each row citing the kernel function and the kernels it holds for (kvm-mmu-reference.md §4.3).
 import type { Op, OpKind } from './facts.js';
 import { agingFlushes, type RuleSet } from './kernel-version.js';
-import { NX_RECOVERY } from './vm-identity.js';
 
 interface FlushRule {
   /** Kernels the row holds for (rule sets of kernel-version.ts). */
@@ -81,6 +80,11 @@ const FLUSH_RULES: Readonly<Record<OpKind, FlushRule>> = {
     flushes: (op) => op.tablesZapped > 0,
     rule: () => 'tdp_mmu.c zap_collapsible_spte_range: each tdp_mmu_zap_spte_atomic of a table flushes remote TLBs (one flush per table), under mmu_lock for read',
   },
+  'nx-recovery': {
+    kernels: 'all (checked on 6.1)',
+    flushes: zappedAnything,
+    rule: () => 'mmu.c kvm_recover_nx_lpages (6.1; kvm_recover_nx_huge_pages later): kvm_mmu_remote_flush_or_zap after the pass and before each break: the invalid list committed (shadow MMU) or a flush when a TDP table was zapped (kvm_tdp_mmu_zap_sp)',
+  },
   invlpg: {
     kernels: '<=6.3-ish with FNAME(invlpg) (checked on 6.1); 6.12 syncs the SPTE in place, untraced (__kvm_mmu_invalidate_addr): no prediction',
     flushes: (op) => op.leafZaps > 0,
@@ -105,9 +109,8 @@ export function extraFlushes(op: Op, observedBreaks: number): number {
 
 function flushesOnYield(op: Op): boolean {
   if (!op.episode) return false;
-  if (NX_RECOVERY.test(op.task.comm) && (op.kind === 'zap-pages' || op.kind === 'tdp-other')) return true;
   // a TDP walk's leaf zaps are its episode zaps (families/tdp.ts); shadow notifier zaps are untraced
-  return op.kind === 'tdp-other' || op.kind === 'notifier-unmap' || op.kind === 'recover-huge-pages';
+  return op.kind === 'tdp-other' || op.kind === 'notifier-unmap' || op.kind === 'recover-huge-pages' || op.kind === 'nx-recovery';
 }
 
 /** Decides the op's flush by its kind's rule, and records the rule applied. */

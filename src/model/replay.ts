@@ -19,6 +19,7 @@ import { TdpFamily } from './families/tdp.js';
 import { KernelView, type KernelRules } from './kernel-version.js';
 import type { Memslot } from './memslots.js';
 import { Operations } from './operations.js';
+import { NxRecoveryPasses } from './nx-recovery.js';
 import type { SpteLayout } from './spte.js';
 import { UNATTRIBUTED, VmIdentity, type UnattributedWhy } from './vm-identity.js';
 import type { VmState } from './vm-state.js';
@@ -49,6 +50,7 @@ export class Replay {
   private readonly ctx: ModelContext;
   private readonly obsolete: ObsoleteFamily;
   private readonly shadow: ShadowFamily;
+  private readonly nx: NxRecoveryPasses;
   private readonly observedFlushes: ObservedFlushes;
   /** The family that owns each event kind (Ev); none for the kinds the model only attributes. */
   private readonly familyOf: (EventFamily | undefined)[] = [];
@@ -62,8 +64,9 @@ export class Replay {
     const memslots = opts.memslots ?? null;
     const facts = new FactEmitter(view, on);
     const ops = new Operations(view, on, kernel);
-    const ids = new VmIdentity(view, on, tasks, vms, memslots, facts, ops);
-    this.ctx = { view, on, tasks, vms, memslots, kernel, ids, ops, facts };
+    const nx = (this.nx = new NxRecoveryPasses(view, ops));
+    const ids = new VmIdentity(view, on, tasks, vms, memslots, facts, ops, nx);
+    this.ctx = { view, on, tasks, vms, memslots, kernel, ids, ops, nx, facts };
     this.obsolete = new ObsoleteFamily(this.ctx);
     const shadow = (this.shadow = new ShadowFamily(this.ctx, this.obsolete));
     const notifier = new NotifierFamily(this.ctx);
@@ -90,6 +93,8 @@ export class Replay {
     for (let i = 0; i < v.length; i++) {
       const k = v.kind(i);
       if (k === Ev.SchedSwitch) {
+        const t = this.ctx.tasks.get(v.prevPid(i));
+        if (t?.nxRecovery) this.nx.switchedOut(t, i);
         for (const l of on.all) l.onSchedSwitch?.(v.prevPid(i));
         continue;
       }
@@ -110,6 +115,7 @@ export class Replay {
       if (pid < 0) continue;
       // other KVM events only attribute their task (its TGID names its VM)
       const t = ids.taskOf(i, pid);
+      if (t.nxRecovery) this.nx.threadEvent(t, i);
       if (this.obsolete.endsEpisode(t, i, k)) ops.endEpisode(t);
       t.lastEvent = k;
       this.familyOf[k]?.handleEvent(t, i, k);

@@ -8,6 +8,7 @@ import type { ListenerHooks, TaskState } from './context.js';
 import type { FactEmitter } from './fact-emitter.js';
 import type { Op, ShadowPageEvent, Task, TaskAttribution } from './facts.js';
 import type { Memslot } from './memslots.js';
+import type { NxRecoveryPasses } from './nx-recovery.js';
 import type { Operations } from './operations.js';
 import { VmState, type ShadowPage } from './vm-state.js';
 
@@ -69,6 +70,7 @@ export class VmIdentity {
     private readonly memslots: Memslot[] | null,
     private readonly facts: FactEmitter,
     private readonly ops: Operations,
+    private readonly nx: NxRecoveryPasses,
   ) {}
 
   /** How VMs were told apart, for the report. */
@@ -92,8 +94,9 @@ export class VmIdentity {
     if (!t || t.task.comm !== comm) {
       const prev = t;
       const pit = PIT.exec(comm);
+      const nx = NX_RECOVERY.test(comm);
       t = {
-        task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), vmThread: pit !== null || NX_RECOVERY.test(comm),
+        task: { pid, comm }, vm: prev?.vm ?? null, kernelThread: KERNEL_THREAD.test(comm), vmThread: pit !== null || nx, nxRecovery: nx,
         namedPid: pit ? Number(pit[1]) : -1, op: null, lastEvent: Ev.Other, lastOpKind: null, note: null,
         faultGfn: -1, walkPferr: -1, faultPferr: -1, unsyncGfn: -1, cowHva: -1, newSp: [], lastZapKey: '', lastSp: null, guessedVm: null, episode: null,
       };
@@ -187,6 +190,7 @@ export class VmIdentity {
   /** Work under the VM's mmu_lock (set_spte, get_page, spte_requested, zaps, sync): told, and its VM. */
   lockWork(t: TaskState): VmState {
     const vm = this.ownVm(t);
+    if (t.nxRecovery || vm.nxRecovery) this.nx.lockWork(vm, t);
     for (const l of this.on.mmuLockWork) l.onMmuLockWork!(vm.id, t.task);
     return vm;
   }

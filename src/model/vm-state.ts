@@ -1,6 +1,7 @@
 // Live MMU state of one VM: present leaf SPTEs (by SPTE address on the shadow MMU, by
 // (as_id, gfn, level) on the TDP MMU), an index by gfn for notifier ranges, shadow pages, memslots.
 import type { Op, SptePlace, TaskAttribution } from './facts.js';
+import type { TaskState } from './context.js';
 import { InferredMemslots, type Memslot } from './memslots.js';
 
 export interface Leaf extends SptePlace {
@@ -98,6 +99,8 @@ export class VmState {
   hasIndirectPages = false;
   /** A TDP leaf was installed (families/tdp.ts): the VM's vCPUs have shown. */
   tdpInstalled = false;
+  /** The VM's NX huge page recovery thread, once it has done mmu_lock work (vm-identity.ts lockWork). */
+  nxRecovery: TaskState | null = null;
   readonly tasks = new Map<number, string>();
   /** How each task was found to be this VM's (vm-identity.ts); a task `tasks` has and this lacks joined by its notifications. */
   readonly taskBy = new Map<number, TaskAttribution>();

@@ -30,7 +30,7 @@ function faultOnNonPresent(pferr: number): boolean {
 }
 
 /** TDP ops a removed table's prepare_zap belongs to: the walk (fault, zap, NX recovery) that unlinked it. */
-const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root', 'zap-collapsible', 'recover-huge-pages']);
+const TDP_WALK: ReadonlySet<OpKind> = new Set(['fault', 'tdp-other', 'zap-root', 'zap-collapsible', 'recover-huge-pages', 'nx-recovery']);
 
 
 /** kvm_exit reasons of a guest INVLPG: SVM's exit name, VMX's (trace.h kvm_exit's __print_symbolic tables). */
@@ -338,20 +338,26 @@ export class ShadowFamily implements EventFamily {
 
   /** The op prepare_zap `i` belongs to (of a VM not known yet when `vm` is null), its page counted. */
   private zapOp(t: TaskState, vm: VmState | null, secondHalf: boolean, i: number): Op {
-    const ops = this.ctx.ops;
+    const { ops, nx, view: v } = this.ctx;
+    const nxTable = t.nxRecovery && v.hasGfn(i);
+    if (nxTable) nx.beforeTableZap(t, v.gfn(i), v.level(i));
     let op: Op;
     if (t.episode) {
       op = t.episode.op;
-    } else if (vm?.isTdp && this.ctx.view.direct(i)) {
+    } else if (vm?.isTdp && v.direct(i)) {
       // the walk that unlinks a TDP table traces its prepare_zap (tdp_mmu.c handle_removed_pt), before
       // or after the unlink by kernel version; the unlink is what counts (families/tdp.ts)
-      op = t.op && TDP_WALK.has(t.op.kind) ? t.op : ops.start(t, 'tdp-other', vm, i);
+      op = t.op && TDP_WALK.has(t.op.kind) ? t.op : ops.start(t, t.nxRecovery ? 'nx-recovery' : 'tdp-other', vm, i);
     } else {
-      op = t.op?.kind === 'zap-pages' ? t.op : ops.start(t, 'zap-pages', vm, i);
+      op = t.op?.kind === 'zap-pages' || t.op?.kind === 'nx-recovery' ? t.op : ops.start(t, t.nxRecovery ? 'nx-recovery' : 'zap-pages', vm, i);
+      // a root is never on possible_nx_huge_pages (mmu.c account_nx_huge_page: pages that replaced a
+      // huge page): the thread is tearing the VM down (big, 6.18: roots last, then it exits)
+      if (op.kind === 'nx-recovery' && (v.rootCount(i) > 0 || secondHalf)) op.kind = 'zap-pages';
     }
+    if (nxTable) nx.tableZapped(op, v.gfn(i), v.level(i));
     if (secondHalf) op.rootsFreed++;
     else {
-      if (!vm?.isTdp || !this.ctx.view.direct(i)) op.tablesZapped++;
+      if (!vm?.isTdp || !v.direct(i)) op.tablesZapped++;
       ops.episodeZap(op, i);
     }
     return op;

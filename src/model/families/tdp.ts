@@ -3,7 +3,6 @@
 import type { ModelContext, TaskState } from '../context.js';
 import { tdpNxRecoveryShared } from '../kernel-version.js';
 import { classifyChange, isAccessed, isLeaf, isPresent, leafUpdateNeedsFlush, pfnOf, staleEntryHarmful, writeOrDirtyCleared, type ChangeKind } from '../spte.js';
-import { NX_RECOVERY } from '../vm-identity.js';
 import { tdpGroup, tdpSlot } from '../vm-state.js';
 import type { EventFamily } from './family.js';
 import { splitChildren } from './splits.js';
@@ -46,9 +45,9 @@ export class TdpFamily implements EventFamily {
       });
     }
     const vm = ids.lockWork(t);
-    if (!vm.isTdp && t.op?.kind === 'zap-pages') {
+    if (!vm.isTdp && (t.op?.kind === 'zap-pages' || t.op?.kind === 'nx-recovery')) {
       // the VM shows only now that it runs the TDP MMU: this walk's tables came first (7.x post-order)
-      t.op.kind = 'tdp-other';
+      if (t.op.kind === 'zap-pages') t.op.kind = 'tdp-other';
       t.op.tablesZapped = 0;
     }
     vm.isTdp = true;
@@ -58,6 +57,7 @@ export class TdpFamily implements EventFamily {
     kernel.detectVersion(nHi, nLo);
     const layout = kernel.layout;
     const kind = classifyChange(layout, level, oHi, oLo, nHi, nLo);
+    if (kind === 'unlink' && t.nxRecovery) this.ctx.nx.beforeTableZap(t, gfn, level);
     let op = t.op;
     const oldLeafPresent = isPresent(layout, oHi, oLo) && isLeaf(level, oLo);
     if (op?.kind === 'notifier-unmap' && oldLeafPresent && isPresent(layout, nHi, nLo)) {
@@ -70,13 +70,13 @@ export class TdpFamily implements EventFamily {
       op = ops.start(t, 'tdp-other', vm, i);
     }
     if (!op) {
-      op = ops.start(t, collapsibleZap(t, kind, level) ? 'zap-collapsible' : 'tdp-other', vm, i);
+      op = ops.start(t, t.nxRecovery ? 'nx-recovery' : collapsibleZap(t, kind, level) ? 'zap-collapsible' : 'tdp-other', vm, i);
       // tdp_mmu.c kvm_tdp_mmu_zap_invalidated_roots: after a fast zap the invalidated roots are
       // zapped under mmu_lock for read (checked on 6.12); so are collapsible tables (mmu.c
       // kvm_mmu_zap_collapsible_sptes, 6.1, 6.12)
       op.sharedLock = t.lastOpKind === 'zap-all-fast' || op.kind === 'zap-collapsible';
     }
-    if (t.vmThread && op.kind === 'tdp-other' && !op.sharedLock && tdpNxRecoveryShared(kernel.rules.set) && NX_RECOVERY.test(t.task.comm)) {
+    if (op.kind === 'nx-recovery' && !op.sharedLock && tdpNxRecoveryShared(kernel.rules.set)) {
       // mmu.c kvm_recover_nx_huge_pages: the TDP MMU's NX recovery holds mmu_lock for read (6.18+)
       op.sharedLock = true;
     }
@@ -88,7 +88,7 @@ export class TdpFamily implements EventFamily {
     const line = v.lineNo(i), ts = v.tsNs(i);
     const oldLeaf = oldLeafPresent;
     const newLeaf = isPresent(layout, nHi, nLo) && isLeaf(level, nLo);
-    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && (op.kind === 'tdp-other' || op.kind === 'zap-collapsible')) {
+    if (kind === 'unlink' && level >= ROOT_ENTRY_LEVEL && (op.kind === 'tdp-other' || op.kind === 'zap-collapsible' || op.kind === 'nx-recovery')) {
       // tdp_mmu.c tdp_mmu_zap_root: only root teardown removes root entries, and neither invalidated
       // roots nor VM teardown flush (kvm_tdp_mmu_zap_invalidated_roots, kvm_tdp_mmu_zap_all)
       op.kind = 'zap-root';
@@ -113,6 +113,7 @@ export class TdpFamily implements EventFamily {
     }
     if (kind === 'unlink') {
       op.tablesZapped++;
+      this.ctx.nx.tableZapped(op, gfn, level);
       // the removed table's page is free for another VM (tdp_mmu.c handle_removed_pt)
       ids.pageFreed(pfnOf(oHi, oLo));
     }
