@@ -192,7 +192,10 @@ test('live on this machine: rolling NDJSON while kvm-workload runs; Ctrl-C print
   p.stderr.on('data', (d: Buffer) => void (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
   const instance = join(TRACEFS, 'instances', `mmu-trace-${p.pid}`);
-  while (!existsSync(join(instance, 'tracing_on')) || readFileSync(join(instance, 'tracing_on'), 'utf8').trim() !== '1') await new Promise((r) => setTimeout(r, 50));
+  // a new instance starts with tracing on, before the session has enabled its events: wait for
+  // both (the session turns tracing off first and on again only when it streams)
+  const read = (f: string): string => (existsSync(join(instance, f)) ? readFileSync(join(instance, f), 'utf8').trim() : '');
+  while (read('events/kvmmmu/enable') !== '1' || read('tracing_on') !== '1') await new Promise((r) => setTimeout(r, 50));
   const w = spawnSync(workload, ['--scenario', 'touch', '--vcpus', '2', '--mem-mb', '16', '--pages', '256'], { stdio: 'ignore' });
   assert.equal(w.status, 0);
   p.kill('SIGINT');

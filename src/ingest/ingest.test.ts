@@ -216,3 +216,26 @@ test('trace-cmd report: an instance prefix before a DROPPED mark, and a mark wit
   const marks = [...rows.values()].filter((r) => r.event === 'lost_events').map((r) => [r.cpu, r.lost]);
   assert.deepEqual(marks, [[1, null], [0, 3605n]]);
 });
+
+test('damaged bytes after the start: their lines are counted skips, every other line is read', async () => {
+  const text = readFileSync(fixture('cuts/touch.ftrace.txt'));
+  const whole = await ingest(fixture('cuts/touch.ftrace.txt'));
+  const lineStart = (n: number): number => {
+    let at = 0;
+    for (let k = 1; k < n; k++) at = text.indexOf(10, at) + 1;
+    return at;
+  };
+  const bytes = Buffer.from(text);
+  bytes[lineStart(20) + 30] = 0; // a NUL in event line 20
+  bytes[lineStart(40) + 10] = 0xff; // invalid UTF-8 in event line 40
+  bytes.fill(0, lineStart(61) - 20, lineStart(61) + 20); // a zeroed hole across the end of line 60
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-damaged-'));
+  const path = join(dir, 'damaged.txt');
+  writeFileSync(path, bytes);
+  const r = await ingest(path);
+  // lines 60 and 61 became one line: 4 events lost in 3 damaged lines
+  assert.deepEqual([r.lines, r.events, r.skippedByReason], [whole.lines - 1, whole.events - 4, { 'binary bytes in line': 3 }]);
+  // a NUL at the very start is a binary file, as before
+  writeFileSync(path, Buffer.concat([Buffer.from([0]), text]));
+  await assert.rejects(ingest(path), /binary data, not trace text \(NUL byte at offset 0\)/);
+});

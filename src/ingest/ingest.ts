@@ -95,6 +95,13 @@ const ENTRIES_RE = /^# entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d
 const LOST_RE = /^(?:[^\s:]+: )?CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED|EVENTS DROPPED)\]$/;
 const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
 
+/** Offset of the first NUL or U+FFFD (an invalid UTF-8 sequence, decoded) in `s` from `from`; Infinity if none. */
+function firstBadChar(s: string, from: number): number {
+  const nul = s.indexOf('\0', from);
+  const bad = s.indexOf('\ufffd', from);
+  return nul < 0 ? (bad < 0 ? Infinity : bad) : bad < 0 ? nul : Math.min(nul, bad);
+}
+
 /** Ingests one trace; batches go to `opts.onBatch` as they fill. */
 export async function ingest(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -228,6 +235,9 @@ class LineProcessor {
   private recorded: RecordHeader | null = null;
   /** Frames of a `<stack trace>` row still being collected. */
   private stack: string[] | null = null;
+  /** The chunk text `nextBad` indexes: the offset of its next NUL or U+FFFD (Infinity: none). */
+  private badIn = '';
+  private nextBad = Infinity;
 
   constructor(readonly format: TextFormat, opts: IngestOptions) {
     this.builder = new EventBatchBuilder(opts.batchRows ?? DEFAULT_BATCH_ROWS);
@@ -242,6 +252,17 @@ class LineProcessor {
     if (e > a && s.charCodeAt(e - 1) === 13) {
       e--;
       this.crlf++;
+    }
+    if (s !== this.badIn) {
+      this.badIn = s;
+      this.nextBad = firstBadChar(s, 0);
+    }
+    if (this.nextBad < e) {
+      // a NUL or an invalid UTF-8 sequence (decoded as U+FFFD): a damaged line, not a trace line
+      this.nextBad = firstBadChar(s, e);
+      if (this.stack !== null) this.closeStack();
+      this.skip('binary bytes in line', 'NUL or invalid UTF-8 bytes in the line');
+      return;
     }
     const c0 = s.charCodeAt(a);
     if (this.stack !== null) {

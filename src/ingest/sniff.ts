@@ -43,10 +43,14 @@ function formatFromName(name: string): TextFormat | undefined {
   return undefined;
 }
 
+/** A NUL this early is a binary file; later ones are damaged lines, skipped and counted (ingest.ts). */
+const BINARY_PREFIX = 256;
+
 /** Decides the format from the first lines of the (decompressed) text. */
 export function sniffFormat(head: string, name = ''): SniffResult {
   const nul = head.indexOf('\0');
-  if (nul >= 0) {
+  const firstLineEnd = head.indexOf('\n');
+  if (nul >= 0 && (nul < BINARY_PREFIX || firstLineEnd < 0 || nul < firstLineEnd)) {
     return { ok: false, message: `binary data, not trace text (NUL byte at offset ${nul})` };
   }
   const lines = head.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));

@@ -134,23 +134,41 @@ export class EventsTableLoader {
     bindings.copy_data_to_vector_validity(vec, 0, this.bits.buffer, 0, nbytes);
   }
 
-  /** Resolves dictionary codes into strings and creates the final table. */
+  /**
+   * Resolves dictionary codes into strings and creates the final table. The strings come from the
+   * trace (task names are anyone's choice), so they never enter SQL text: each dictionary is
+   * appended as one list value to a table of its own and indexed by the codes.
+   */
   async finish(): Promise<void> {
     this.appender.flushSync();
     this.appender.closeSync();
-    const select = EVENT_COLUMNS.map((c, i) => {
+    const conn = this.db.connection;
+    const select: string[] = [];
+    const dictTables: string[] = [];
+    for (const [i, c] of EVENT_COLUMNS.entries()) {
       const name = quoteIdent(c.name);
-      if (c.kind !== 'dict') return name;
       const dict = this.lastDictionaries[i];
-      const values = dict ? Array.from({ length: dict.length }, (_, k) => quoteString(String(dict.get(k)))) : [];
+      if (c.kind !== 'dict') select.push(name);
       // an empty dictionary means the column is null in every row
-      return values.length === 0 ? `CAST(NULL AS VARCHAR) AS ${name}` : `[${values.join(', ')}][${name} + 1] AS ${name}`;
-    });
+      else if (!dict || dict.length === 0) select.push(`CAST(NULL AS VARCHAR) AS ${name}`);
+      else {
+        const table = quoteIdent(`${STAGING}_dict_${c.name}`);
+        await conn.run(`CREATE OR REPLACE TABLE ${table} (v VARCHAR[])`);
+        dictTables.push(table);
+        const appender = await conn.createAppender(`${STAGING}_dict_${c.name}`);
+        appender.appendList(Array.from({ length: dict.length }, (_, k) => String(dict.get(k))));
+        appender.endRow();
+        appender.flushSync();
+        appender.closeSync();
+        select.push(`(SELECT v FROM ${table})[${name} + 1] AS ${name}`);
+      }
+    }
     if (this.db.eventsAsView) {
-      await this.db.connection.run(`CREATE OR REPLACE VIEW ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
+      await conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
       return;
     }
-    await this.db.connection.run(`CREATE OR REPLACE TABLE ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
-    await this.db.connection.run(`DROP TABLE ${STAGING}`);
+    await conn.run(`CREATE OR REPLACE TABLE ${quoteIdent(this.table)} AS SELECT ${select.join(', ')} FROM ${STAGING}`);
+    await conn.run(`DROP TABLE ${STAGING}`);
+    for (const t of dictTables) await conn.run(`DROP TABLE ${t}`);
   }
 }

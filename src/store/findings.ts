@@ -29,7 +29,10 @@ async function register(db: Database, t: FindingsTable): Promise<void> {
         }
         default: {
           const n = t.getNum(c, r);
-          if (Number.isNaN(n)) app.appendNull();
+          // beyond 2^53 a number is not exact, and no x86 gfn, hva or physical address gets there
+          // (52-bit physical, 57-bit virtual): such a value came from a damaged line, whose exact
+          // value the events table keeps; here it is null
+          if (Number.isNaN(n) || (kinds[c] === 'int' && !Number.isSafeInteger(n))) app.appendNull();
           else if (kinds[c] === 'int') app.appendBigInt(BigInt(n));
           else if (kinds[c] === 'bool') app.appendBoolean(n === 1);
           else app.appendDouble(n);
