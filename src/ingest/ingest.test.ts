@@ -4,13 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { createGzip, gunzipSync } from 'node:zlib';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fixture, readCounts } from '../testing/fixtures.js';
 import { present, rowsByLine, type Row } from '../testing/rows.js';
 import { analyzeTrace } from '../pipeline/analyze.js';
 import { ingest } from './ingest.js';
+import { MAX_UNREADABLE_BYTES } from './source.js';
 
 const CUTS = readdirSync(fixture('cuts')).filter((f) => f.endsWith('.txt'));
 
@@ -238,4 +243,35 @@ test('damaged bytes after the start: their lines are counted skips, every other 
   // a NUL at the very start is a binary file, as before
   writeFileSync(path, Buffer.concat([Buffer.from([0]), text]));
   await assert.rejects(ingest(path), /binary data, not trace text \(NUL byte at offset 0\)/);
+});
+
+test('overlong lines (a 20 MB one, a 100 KB one, and a cut last one) are counted skips; the rest is read under a 40 MB heap', async () => {
+  const lines = readFileSync(fixture('cuts/touch.ftrace.txt'), 'utf8').split('\n');
+  const whole = await ingest(fixture('cuts/touch.ftrace.txt'));
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-overlong-'));
+  const path = join(dir, 'overlong.txt');
+  // lines.at(-1) is '' (the file ends in a newline): the cut last line replaces it
+  writeFileSync(path, [...lines.slice(0, 100), 'x'.repeat(20 << 20), ...lines.slice(100, 200), 'y'.repeat(100 << 10), ...lines.slice(200, -1), 'z'.repeat(1 << 20)].join('\n'));
+  const p = spawnSync(process.execPath, ['--max-old-space-size=40', join(import.meta.dirname, '../cli/main.js'), 'analyze', path, '--format', 'json'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(p.status, 0, p.stderr.slice(-2000));
+  const input = (JSON.parse(p.stdout) as { input: { lines: number; events: number; skippedByReason: Record<string, number> } }).input;
+  assert.deepEqual([input.lines, input.events, input.skippedByReason],
+    [whole.lines + 3, whole.events, { 'overlong line': 2, 'truncated last line (no newline)': 1 }]);
+});
+
+test('a gzip bomb (a real head, then zeros with no line end): reading stops past MAX_UNREADABLE_BYTES with a message; the head is reported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-bomb-'));
+  const path = join(dir, 'bomb.txt.gz');
+  const head = readFileSync(fixture('cuts/touch.ftrace.txt'));
+  const zeros = Buffer.alloc(1 << 20);
+  await pipeline(Readable.from((function* () {
+    yield head;
+    for (let n = 0; n <= MAX_UNREADABLE_BYTES; n += zeros.length) yield zeros;
+    yield zeros;
+  })()), createGzip({ level: 1 }), createWriteStream(path));
+  const whole = await ingest(fixture('cuts/touch.ftrace.txt'));
+  const r = await ingest(path);
+  assert.deepEqual([r.events, r.skippedByReason], [whole.events, { 'overlong line': 1 }]);
+  assert.match(r.truncated ?? '', /bytes without a line end \(more than 268435456\): stopped reading there/);
 });

@@ -9,7 +9,7 @@ import { C } from './schema.js';
 import { DecodeContext } from './context.js';
 import { EventRowWriter } from './event-row.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
-import { DEFAULT_CHUNK_BYTES, forEachLine, readText, type SourceInfo } from './source.js';
+import { DEFAULT_CHUNK_BYTES, forEachLine, MAX_LINE_BYTES, readText, type SourceInfo } from './source.js';
 import { FORMAT_DIALECT, isBinaryFormat, sniffBinary, sniffFormat, type BinaryFormat, type Format, type TextFormat } from './sniff.js';
 import { ingestBinary } from './binary/ingest-binary.js';
 import { BinaryFormatError, FileSource, MemorySource, type ByteSource } from './binary/bytes.js';
@@ -152,7 +152,7 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
       if (opts.batchEachChunk) r.cut();
       for (const b of r.drain()) await opts.onBatch?.(b);
       opts.onProgress?.(source.bytesIn);
-    }));
+    }, r.onOverlong));
   } catch (err) {
     truncated = describeReadError(err as Error);
   }
@@ -253,6 +253,10 @@ class LineProcessor {
       e--;
       this.crlf++;
     }
+    if (e - a > MAX_LINE_BYTES) {
+      this.overlong(e - a);
+      return;
+    }
     if (s !== this.badIn) {
       this.badIn = s;
       this.nextBad = firstBadChar(s, 0);
@@ -298,6 +302,17 @@ class LineProcessor {
     }
     this.slowLine(text);
   };
+
+  /** A line longer than MAX_LINE_BYTES (forEachLine drops those it would have to hold whole). */
+  readonly onOverlong = (bytes: number): void => {
+    this.line++;
+    this.overlong(bytes);
+  };
+
+  private overlong(bytes: number): void {
+    if (this.stack !== null) this.closeStack();
+    this.skip('overlong line', `a line of ${bytes} bytes (more than ${MAX_LINE_BYTES}): not a kernel trace line`);
+  }
 
   private headerLine(text: string): void {
     if (ANNOTATION_RE.test(text)) {

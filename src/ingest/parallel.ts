@@ -54,7 +54,11 @@ export function batchToWire(batch: RecordBatch): { wire: WireBatch; transfer: Ar
   return { wire: { length: batch.numRows, columns }, transfer: [...transfer] };
 }
 
-/** Rebuilds batches from their buffers; dictionaries are kept while they do not grow. */
+/**
+ * Rebuilds batches from their buffers. A dictionary that grew keeps its earlier chunks and gains
+ * one for the new strings (codes are stable: the worker only appends), so an Arrow IPC file writer
+ * sees a delta, not a replacement (which the file format cannot hold).
+ */
 export class WireReader {
   private readonly schema: Schema = eventsSchema();
   private readonly dictionaries: (Vector<Utf8> | null)[] = this.schema.fields.map(() => null);
@@ -65,7 +69,9 @@ export class WireReader {
       let dictionary: Vector<Utf8> | undefined;
       if (col.dictionary) {
         const have = this.dictionaries[c];
-        dictionary = have && have.length === col.dictionary.length ? have : vectorFromArray(col.dictionary, new Utf8());
+        if (!have) dictionary = vectorFromArray(col.dictionary, new Utf8());
+        else if (have.length === col.dictionary.length) dictionary = have;
+        else dictionary = have.concat(vectorFromArray(col.dictionary.slice(have.length), new Utf8()));
         this.dictionaries[c] = dictionary;
       }
       return makeData({

@@ -55,24 +55,67 @@ export async function* readText(path: string, chunkBytes: number, info: SourceIn
 
 export type LineSink = (text: string, start: number, end: number) => void;
 
+/** A kernel trace line is < 4 KiB; a longer one than this is damage, skipped without being held. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** So many bytes without a line end (a zeroed tail, a gzip bomb) end the read: nothing after is trace text. */
+export const MAX_UNREADABLE_BYTES = 256 * 1024 * 1024;
+
+/** The input stopped at a run of bytes with no line end (InputError's truncated read). */
+export class UnreadableRunError extends Error {
+  constructor(bytes: number) {
+    super(`${bytes} bytes without a line end (more than ${MAX_UNREADABLE_BYTES}): stopped reading there`);
+  }
+}
+
 /**
  * Calls `onLine` for every line of the chunks (without its '\n'); `text` is shared by the lines of
- * one chunk. A last line without a newline is delivered too; the return value says whether there was one.
+ * one chunk. A last line without a newline is delivered too; the return value says whether there
+ * was one. A line that grows past MAX_LINE_BYTES across chunks is dropped as it comes (memory stays
+ * bounded) and reported to `onOverlong` with its length once it ends.
  */
 export async function forEachLine(
   chunks: AsyncIterable<Buffer>,
   onLine: LineSink,
   afterChunk?: () => Promise<void>,
+  onOverlong?: (bytes: number) => void,
 ): Promise<{ lastLineUnterminated: boolean }> {
-  let carry: Buffer | null = null;
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  /** Bytes of the overlong line being dropped; 0 when none. */
+  let dropping = 0;
   for await (const chunk of chunks) {
+    let start = 0;
+    if (dropping > 0) {
+      const end = chunk.indexOf(10);
+      if (end < 0) {
+        dropping += chunk.length;
+        if (dropping > MAX_UNREADABLE_BYTES) {
+          onOverlong?.(dropping);
+          throw new UnreadableRunError(dropping);
+        }
+        continue;
+      }
+      onOverlong?.(dropping + end);
+      dropping = 0;
+      start = end + 1;
+    }
     const nl = chunk.lastIndexOf(10);
-    if (nl < 0) {
-      carry = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk);
+    if (nl < start) {
+      if (start < chunk.length) {
+        carry.push(Buffer.from(chunk.subarray(start)));
+        carryBytes += chunk.length - start;
+      }
+      if (carryBytes > MAX_LINE_BYTES) {
+        dropping = carryBytes;
+        carry = [];
+        carryBytes = 0;
+      }
       continue;
     }
-    const body: Buffer = carry ? Buffer.concat([carry, chunk.subarray(0, nl + 1)]) : chunk.subarray(0, nl + 1);
-    carry = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : null;
+    const head = chunk.subarray(start, nl + 1);
+    const body: Buffer = carryBytes > 0 ? Buffer.concat([...carry, head]) : head;
+    carry = nl + 1 < chunk.length ? [Buffer.from(chunk.subarray(nl + 1))] : [];
+    carryBytes = chunk.length - nl - 1;
     const text = body.toString('utf8');
     let a = 0;
     for (;;) {
@@ -83,8 +126,12 @@ export async function forEachLine(
     }
     if (afterChunk) await afterChunk();
   }
-  if (carry && carry.length > 0) {
-    const text = carry.toString('utf8');
+  if (dropping > 0) {
+    onOverlong?.(dropping);
+    return { lastLineUnterminated: true };
+  }
+  if (carryBytes > 0) {
+    const text = Buffer.concat(carry).toString('utf8');
     onLine(text, 0, text.length);
     return { lastLineUnterminated: true };
   }

@@ -1,7 +1,7 @@
 // `mmu-trace convert`: the events table as an Arrow IPC file (streamed batch by batch) or as
 // Parquet (through DuckDB's built-in writer; UBIGINT columns stay unsigned 64-bit). The trace is
 // ingested only: no MMU replay, no finding tables (they are not written).
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { RecordBatchFileWriter } from 'apache-arrow';
 import { ingestTrace, type IngestTraceOptions } from '../pipeline/analyze.js';
 import { EventBatchBuilder } from '../ingest/batch.js';
@@ -23,6 +23,7 @@ export async function convertTrace(trace: string, out: string, opts: IngestTrace
   }
   const writer = new RecordBatchFileWriter();
   const fd = openSync(out, 'w');
+  let complete = false;
   try {
     // drain the writer as it goes, so the file grows batch by batch instead of in memory
     const drained = (async () => {
@@ -41,8 +42,11 @@ export async function convertTrace(trace: string, out: string, opts: IngestTrace
     if (batches === 0) writer.write(new EventBatchBuilder(1).finish());
     writer.finish();
     await drained;
+    complete = true;
     return ing.events;
   } finally {
     closeSync(fd);
+    // no half-written file is left behind to be read as a trace's events
+    if (!complete) rmSync(out, { force: true });
   }
 }

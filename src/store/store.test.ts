@@ -1,7 +1,8 @@
 // SQL over real fixtures, and the two export formats read back exactly (64-bit values included).
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -11,6 +12,8 @@ import { convertTrace } from './convert.js';
 import { openDatabase } from './duckdb.js';
 import { loadEvents, loadEventsAndFindings } from './sources.js';
 import { Replay } from '../model/replay.js';
+import { PARALLEL_MIN_BYTES } from '../pipeline/analyze.js';
+import { makeLarge } from '../testing/make-large.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mmu-trace-store-'));
 
@@ -162,4 +165,23 @@ test('u64 extremes (0, 2^63-1, 2^63, 2^64-1) in gfn, spte and hva: exact in even
   // the model's numbers are exact below 2^53 only: larger hvas are null in its tables (this failed
   // with 'bigint out of int64 range' before)
   assert.deepEqual(await json(trace, 'SELECT count(*) AS n, count(hva_start) AS exact FROM notifications'), [{ n: '4', exact: '1' }]);
+});
+
+test('convert -o X.arrow above the parallel threshold: the worker\'s growing dictionaries are deltas (the file format has no replacements); a failed convert leaves no file', async () => {
+  const big = join(tmp, 'over-threshold.txt');
+  const text = join(tmp, 'mprotect.txt');
+  writeFileSync(text, gunzipSync(readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz'))));
+  await makeLarge(text, big, PARALLEL_MIN_BYTES + statSync(text).size);
+  assert.ok(statSync(big).size >= PARALLEL_MIN_BYTES);
+  const arrow = join(tmp, 'over-threshold.arrow');
+  const events = await convertTrace(big, arrow);
+  const count = "SELECT count(*) AS n, count(DISTINCT comm) AS c, max(line) AS l FROM events";
+  assert.deepEqual(await json(arrow, count), await json(big, count));
+  assert.equal(String((await json(arrow, count))[0]!.n), String(events));
+  // an input error gives no output file (the file is opened before the input is read)
+  const binary = join(tmp, 'binary.txt');
+  writeFileSync(binary, Buffer.from([0, 1, 2, 3]));
+  const failed = join(tmp, 'binary.arrow');
+  await assert.rejects(convertTrace(binary, failed), /binary data/);
+  assert.equal(existsSync(failed), false);
 });
