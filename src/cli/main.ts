@@ -244,8 +244,8 @@ async function main(argv: string[]): Promise<void> {
         const out = a.o;
         if (!/\.(parquet|arrow|feather|ipc)$/.test(out)) throw new UsageError(`-o ${out}: expected a .parquet or .arrow file name`);
         // the model options are still checked, but convert only ingests (no replay)
-        const n = await convertTrace(inputPath(a.trace), out, pipelineOptions(a));
-        process.stderr.write(`wrote ${n} events to ${out}\n`);
+        const r = await convertTrace(inputPath(a.trace), out, pipelineOptions(a));
+        process.stderr.write(`wrote ${r.events} events${r.lostMarks ? ` and ${r.lostMarks} lost-event marks (rows with event 'lost_events')` : ''} to ${out}\n`);
       },
     )
     .command(

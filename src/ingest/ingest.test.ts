@@ -275,3 +275,33 @@ test('a gzip bomb (a real head, then zeros with no line end): reading stops past
   assert.deepEqual([r.events, r.skippedByReason], [whole.events, { 'overlong line': 1 }]);
   assert.match(r.truncated ?? '', /bytes without a line end \(more than 268435456\): stopped reading there/);
 });
+
+test('every line lands in one bucket: events, header, annotation, stack frame, blank, lost-event mark or a skip', async () => {
+  const variants = readdirSync(fixture('variants')).filter((f) => f.endsWith('.txt')).map((f) => `variants/${f}`);
+  for (const name of [...CUTS.map((f) => `cuts/${f}`), ...variants, 'mprotect-roundtrip.ftrace.txt.gz']) {
+    const r = await ingest(fixture(name)).catch(() => null);
+    if (!r) continue; // refused inputs (latency format) have no line accounting
+    assert.equal(r.events + r.headerLines + r.annotations + r.stackFrames + r.blankLines + r.lostMarkers + r.skippedLines, r.lines, name);
+  }
+  // a real head, then 100000 newlines: all blank, none lost from the budget
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-blank-'));
+  const path = join(dir, 'blank.txt');
+  writeFileSync(path, readFileSync(fixture('cuts/touch.ftrace.txt'), 'utf8') + '\n'.repeat(100000));
+  const whole = await ingest(fixture('cuts/touch.ftrace.txt'));
+  const r = await ingest(path);
+  assert.deepEqual([r.lines - whole.lines, r.blankLines - whole.blankLines, r.events], [100000, 100000, whole.events]);
+});
+
+test('loss counts that cannot be true are suspect, not lost events: entries-written of 9x10^20, LOST beyond 2^32', async () => {
+  const lines = readFileSync(fixture('cuts/touch.ftrace.txt'), 'utf8').split('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-suspect-'));
+  const path = join(dir, 'suspect.txt');
+  const header = lines[2]!.replace(/entries-written: \d+\/\d+/, 'entries-written: 201112/900000000000000000000');
+  writeFileSync(path, [...lines.slice(0, 2), header, ...lines.slice(3, 40), 'CPU:1 [LOST 99999999999 EVENTS]', 'CPU:0 [LOST 7 EVENTS]', ...lines.slice(40)].join('\n'));
+  const r = await ingest(path);
+  assert.deepEqual([r.lostEvents, r.lostFromHeader, r.lostMarkers], [7, null, 2]);
+  assert.deepEqual(r.suspectCounts, [
+    'header entries-in-buffer/entries-written 201112/900000000000000000000 (line 3): more events than a ring buffer ever writes',
+    'CPU:1 [LOST 99999999999 EVENTS] (line 41): more than 2^32 at once',
+  ]);
+});

@@ -62,6 +62,8 @@ export interface IngestResult {
   annotations: number;
   stackFrames: number;
   skippedLines: number;
+  /** Loss counts the trace states that cannot be true (damage): shown, never added to lostEvents. */
+  suspectCounts: string[];
   skippedByReason: Record<string, number>;
   skipExamples: SkipExample[];
   /** Events the tracer says it lost: header B−A plus LOST/DROPPED markers. */
@@ -93,6 +95,10 @@ const SNIFF_BYTES = 64 * 1024;
 const ENTRIES_RE = /^# entries-in-buffer\/entries-written: (\d+)\/(\d+)\s+#P:(\d+)/;
 // trace-cmd prefixes an instance's lines with its name and prints "[EVENTS DROPPED]" when the count was not stored
 const LOST_RE = /^(?:[^\s:]+: )?CPU:(\d+) \[(?:LOST (\d+) EVENTS|LOST EVENTS|(\d+) EVENTS DROPPED|EVENTS DROPPED)\]$/;
+/** 2^48 events: more than any ring buffer writes in a trace's life (a header saying more is damaged). */
+const MAX_PLAUSIBLE_COUNT = 2 ** 48;
+/** One LOST mark counts one overrun of one CPU's buffer: beyond 2^32 it is a damaged line. */
+const MAX_PLAUSIBLE_LOST = 2 ** 32;
 const ANNOTATION_RE = /^##### CPU \d+ buffer started ####$/;
 
 /** Offset of the first NUL or U+FFFD (an invalid UTF-8 sequence, decoded) in `s` from `from`; Infinity if none. */
@@ -221,6 +227,7 @@ class LineProcessor {
   private skipped = 0;
   private readonly skippedByReason: Record<string, number> = {};
   private readonly skipExamples: SkipExample[] = [];
+  private readonly suspects: string[] = [];
   private lostMarkers = 0;
   private lostFromMarkers = 0;
   private entries: { inBuffer: number; written: number } | null = null;
@@ -328,6 +335,10 @@ class LineProcessor {
     if (m) {
       this.entries = { inBuffer: Number(m[1]), written: Number(m[2]) };
       this.headerCpus = Number(m[3]);
+      const { inBuffer, written } = this.entries;
+      if (written > MAX_PLAUSIBLE_COUNT || written < inBuffer) {
+        this.suspect(`header entries-in-buffer/entries-written ${m[1]}/${m[2]} (line ${this.line}): ${written < inBuffer ? 'fewer written than kept' : 'more events than a ring buffer ever writes'}`);
+      }
     }
   }
 
@@ -344,7 +355,9 @@ class LineProcessor {
     b.str(C.grp, 'ftrace');
     b.str(C.event, 'lost_events');
     const count = m[2] ?? m[3];
-    if (count !== undefined) {
+    if (count !== undefined && Number(count) > MAX_PLAUSIBLE_LOST) {
+      this.suspect(`${text} (line ${this.line}): more than 2^32 at once`);
+    } else if (count !== undefined) {
       this.lostFromMarkers += Number(count);
       b.u64(C.lost, Math.floor(Number(count) / 2 ** 32), Number(count) >>> 0);
     }
@@ -408,6 +421,10 @@ class LineProcessor {
     return (Object.keys(SCANNERS) as Dialect[]).some((d) => d !== this.dialect && SCANNERS[d](text, 0, text.length, this.head));
   }
 
+  private suspect(what: string): void {
+    if (this.suspects.length < MAX_SKIP_EXAMPLES) this.suspects.push(what);
+  }
+
   private skip(reason: string, message: string, column?: number): void {
     this.skipped++;
     this.skippedByReason[reason] = (this.skippedByReason[reason] ?? 0) + 1;
@@ -443,7 +460,8 @@ class LineProcessor {
     const last = this.first !== null ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : null;
     const fmt = (v: bigint | null): string | null =>
       v === null ? null : this.clock === 'counter' ? v.toString() : formatSeconds(v, this.tsDigits);
-    const lostFromHeader = this.entries ? this.entries.written - this.entries.inBuffer : null;
+    const e = this.entries;
+    const lostFromHeader = e && e.written <= MAX_PLAUSIBLE_COUNT && e.written >= e.inBuffer ? e.written - e.inBuffer : null;
     return {
       path,
       format: this.format,
@@ -456,6 +474,7 @@ class LineProcessor {
       annotations: this.annotations,
       stackFrames: this.stackFrames,
       skippedLines: this.skipped,
+      suspectCounts: this.suspects,
       skippedByReason: this.skippedByReason,
       skipExamples: this.skipExamples,
       // a trace file states its losses in the header, a recording in its trailer; trace_pipe and

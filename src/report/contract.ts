@@ -18,7 +18,7 @@ import type { WriteProtectsData } from '../analyses/write-protects.js';
 import type { WhatIfResult } from '../analyses/what-if.js';
 
 /** The input section: the ingest's own accounting, plus what the batches showed (CPUs). */
-export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus' | 'blankLines'> & {
+export type InputReport = Omit<IngestResult, 'source' | 'kernel' | 'headerCpus'> & {
   compressed: boolean;
   /** Bytes of text (after decompression). */
   bytes: number;
@@ -126,7 +126,7 @@ export interface ReportInputs {
 }
 
 export function buildReport({ ingest, stats, vms, findings, whatIf }: ReportInputs): AnalyzeReport {
-  const { source, kernel, headerCpus, blankLines: _blank, ...input } = ingest;
+  const { source, kernel, headerCpus, ...input } = ingest;
   const report: AnalyzeReport = {
     schemaVersion: 1,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },

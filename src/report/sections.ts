@@ -93,7 +93,8 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
       key: 'lines',
       // a binary trace has records, not lines: its events and lost-event marks
       value: isBinaryFormat(i.format) ? `${i.lines} records, ${i.events} events, ${i.lostMarkers} lost-event marks`
-        : `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames`,
+        : `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames`
+          + `${i.blankLines ? `, ${i.blankLines} blank` : ''}${i.annotations ? `, ${i.annotations} annotations` : ''}`,
     },
     { key: 'skipped', value: `${i.skippedLines} lines`, tone: i.skippedLines === 0 ? 'good' : 'warn' },
     {
@@ -103,6 +104,7 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
     },
   ];
   if (i.truncated) out.push({ key: 'truncated', value: i.truncated, tone: 'bad' });
+  for (const what of i.suspectCounts) out.push({ key: 'suspect', value: `${what}: not counted as lost`, tone: 'warn' });
   if (i.recorded) out.push({ key: 'recorded', ...recordedItem(i.recorded) });
   out.push(
     { key: 'time', value: timeSpan(i.firstTs, i.lastTs, i.clock) },

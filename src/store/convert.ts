@@ -8,15 +8,21 @@ import { EventBatchBuilder } from '../ingest/batch.js';
 import { openDatabase, quoteString } from './duckdb.js';
 import { loadEvents } from './sources.js';
 
-/** Writes the events of `trace` to `out`; returns the number of events. */
-export async function convertTrace(trace: string, out: string, opts: IngestTraceOptions = {}): Promise<number> {
+/** What `convert` wrote: the events, and the rows marking lost events (`event = 'lost_events'`) beside them. */
+export interface ConvertResult {
+  events: number;
+  lostMarks: number;
+}
+
+/** Writes the events of `trace` to `out`. */
+export async function convertTrace(trace: string, out: string, opts: IngestTraceOptions = {}): Promise<ConvertResult> {
   if (/\.parquet$/i.test(out)) {
     // a database file that spills: a 10 M-event trace held in memory took 11 GB
     const db = await openDatabase({ spill: true });
     try {
-      const events = await loadEvents(db, trace, opts);
+      const ing = await loadEvents(db, trace, opts);
       await db.connection.run(`COPY events TO ${quoteString(out)} (FORMAT parquet, COMPRESSION zstd)`);
-      return events ?? 0;
+      return { events: ing?.events ?? 0, lostMarks: ing?.lostMarkers ?? 0 };
     } finally {
       db.close();
     }
@@ -43,7 +49,7 @@ export async function convertTrace(trace: string, out: string, opts: IngestTrace
     writer.finish();
     await drained;
     complete = true;
-    return ing.events;
+    return { events: ing.events, lostMarks: ing.lostMarkers };
   } finally {
     closeSync(fd);
     // no half-written file is left behind to be read as a trace's events

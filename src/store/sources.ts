@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import { analyzeTrace, ingestTrace, type IngestTraceOptions, type PipelineOptions } from '../pipeline/analyze.js';
+import type { IngestResult } from '../ingest/ingest.js';
 import { EventsTableLoader, quoteString, type Database } from './duckdb.js';
 import { registerFindings } from './findings.js';
 
@@ -37,10 +38,9 @@ async function load<T>(db: Database, path: string, readTrace: (onBatch: (b: Reco
   return result;
 }
 
-/** Registers `events` only (a trace is ingested, never replayed); returns a trace's event count, else null. */
-export async function loadEvents(db: Database, path: string, opts: IngestTraceOptions = {}): Promise<number | null> {
-  const ing = await load(db, path, (onBatch) => ingestTrace(path, { ...opts, onBatch }));
-  return ing?.events ?? null;
+/** Registers `events` only (a trace is ingested, never replayed); returns a trace's ingest result, else null. */
+export async function loadEvents(db: Database, path: string, opts: IngestTraceOptions = {}): Promise<IngestResult | null> {
+  return load(db, path, (onBatch) => ingestTrace(path, { ...opts, onBatch }));
 }
 
 /** Registers `events` and, for a trace, the model's finding tables beside it (`sql`, `query`). */

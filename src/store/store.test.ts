@@ -72,14 +72,14 @@ test('convert: Parquet and Arrow IPC keep unsigned 64-bit values exact', async (
   const trace = join(tmp, 'synthetic.txt');
   writeFileSync(trace, SYNTHETIC);
   const pq = join(tmp, 'out.parquet');
-  assert.equal(await convertTrace(trace, pq), 2);
+  assert.deepEqual(await convertTrace(trace, pq), { events: 2, lostMarks: 0 });
   const rows = await json(pq, 'SELECT old_spte, new_spte, spte, typeof(old_spte) AS t FROM events ORDER BY line');
   assert.deepEqual(rows, [
     { old_spte: (0x800000010bc97907n).toString(), new_spte: (0x80000000000005a0n).toString(), spte: null, t: 'UBIGINT' },
     { old_spte: null, new_spte: null, spte: '18446744073709551615', t: 'UBIGINT' },
   ]);
   const arrow = join(tmp, 'out.arrow');
-  assert.equal(await convertTrace(fixture('cuts/touch.perf.txt'), arrow, { batchRows: 100 }), 1070);
+  assert.equal((await convertTrace(fixture('cuts/touch.perf.txt'), arrow, { batchRows: 100 })).events, 1070);
   const table = tableFromIPC(readFileSync(arrow));
   assert.equal(table.numRows, 1070);
   assert.equal(table.batches.length, 11);
@@ -120,7 +120,7 @@ test('convert to Parquet stages the events in a spilling database file whose tem
   const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-convert-'));
   const out = join(dir, 'cut.parquet');
   const trace = fixture('cuts/zap-all-fast.ftrace.txt');
-  assert.equal(await convertTrace(trace, out), Object.values(readCounts(`${trace}.counts`)).reduce((a, b) => a + b, 0));
+  assert.equal((await convertTrace(trace, out)).events, Object.values(readCounts(`${trace}.counts`)).reduce((a, b) => a + b, 0));
   assert.deepEqual(ours(), before);
   const q = 'SELECT event, count(*) AS n, sum(gfn) AS gfns FROM events GROUP BY event ORDER BY event';
   assert.equal(await runSql(out, q, { output: 'json' }), await runSql(trace, q, { output: 'json', model: false }));
@@ -140,7 +140,7 @@ test('strings from the trace never reach SQL text: hostile task names convert an
     (await json(source, 'SELECT DISTINCT comm FROM events ORDER BY comm')).map((r) => String(r.comm)).sort();
   assert.deepEqual(await comms(trace), expected);
   const pq = join(tmp, 'hostile.parquet');
-  assert.equal(await convertTrace(trace, pq), 15);
+  assert.equal((await convertTrace(trace, pq)).events, 15);
   assert.deepEqual(await comms(pq), expected);
   assert.throws(() => readFileSync(pwn), /ENOENT/);
 });
@@ -174,7 +174,7 @@ test('convert -o X.arrow above the parallel threshold: the worker\'s growing dic
   await makeLarge(text, big, PARALLEL_MIN_BYTES + statSync(text).size);
   assert.ok(statSync(big).size >= PARALLEL_MIN_BYTES);
   const arrow = join(tmp, 'over-threshold.arrow');
-  const events = await convertTrace(big, arrow);
+  const { events } = await convertTrace(big, arrow);
   const count = "SELECT count(*) AS n, count(DISTINCT comm) AS c, max(line) AS l FROM events";
   assert.deepEqual(await json(arrow, count), await json(big, count));
   assert.equal(String((await json(arrow, count))[0]!.n), String(events));
@@ -184,4 +184,11 @@ test('convert -o X.arrow above the parallel threshold: the worker\'s growing dic
   const failed = join(tmp, 'binary.arrow');
   await assert.rejects(convertTrace(binary, failed), /binary data/);
   assert.equal(existsSync(failed), false);
+});
+
+test('convert counts the lost-event mark rows beside the events (the file holds both)', async () => {
+  // variants/lost.trace_pipe.txt: 747 events and 3 LOST marks (ingest.test.ts)
+  const pq = join(tmp, 'lost.parquet');
+  assert.deepEqual(await convertTrace(fixture('variants/lost.trace_pipe.txt'), pq), { events: 747, lostMarks: 3 });
+  assert.deepEqual(await json(pq, "SELECT count(*) AS n, count(*) FILTER (WHERE event = 'lost_events') AS marks FROM events"), [{ n: '750', marks: '3' }]);
 });
