@@ -30,12 +30,12 @@ export interface ScratchDir {
   remove(): void;
 }
 
-export function scratchDir(prefix: string): ScratchDir {
+export function scratchDir(prefix: string, parent = tmpdir()): ScratchDir {
   if (!hooked) {
     process.on('exit', removeAll).on('SIGINT', onSignal).on('SIGTERM', onSignal);
     hooked = true;
   }
-  const path = mkdtempSync(join(tmpdir(), prefix));
+  const path = mkdtempSync(join(parent, prefix));
   live.add(path);
   return {
     path,

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -179,5 +179,38 @@ test('--kernel sets the rule set, the SPTE layout and the role layout; --role-la
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.deepEqual([j.model.rules.set, j.model.rules.spteGen, j.kernel.roleLayout], [set, gen, layout], args.join(' '));
+  }
+});
+
+test('convert output files: renamed into place when complete; a failed input leaves an existing file whole; a bad -o is a usage error; a cut .gz writes what was read and exits 3', () => {
+  const out = join(tmp, 'keep.parquet');
+  assert.equal(run(['convert', fixture('cuts/touch.ftrace.txt'), '-o', out]).code, 0);
+  const before = readFileSync(out);
+  const bad = run(['convert', file('nul.txt', Buffer.from([0, 1, 2])), '-o', out]);
+  assert.equal(bad.code, 3, bad.stderr);
+  assert.deepEqual(readFileSync(out), before);
+  // nothing of the scratch directory stays beside the target
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.mmu-trace-out-')), []);
+  const noDir = run(['convert', fixture('cuts/touch.ftrace.txt'), '-o', join(tmp, 'missing', 'x.arrow')]);
+  assert.deepEqual([noDir.code, /-o .*missing\/x\.arrow: cannot write there \(ENOENT\)/.test(noDir.stderr)], [2, true], noDir.stderr);
+  const whole = readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const cut = run(['convert', file('cut-convert.gz', whole.subarray(0, 200_000)), '-o', join(tmp, 'cut.arrow')]);
+  assert.equal(cut.code, 3);
+  assert.match(cut.stderr, /gzip data is truncated \(unexpected end of file\); .*cut\.arrow holds the first \d+ lines/);
+  assert.ok(statSync(join(tmp, 'cut.arrow')).size > 0);
+});
+
+test('sql over a missing or damaged .arrow / .parquet: an input error (exit 3) naming the file, not 0 rows or an internal error', () => {
+  const arrow = join(tmp, 'good.arrow');
+  assert.equal(run(['convert', fixture('cuts/touch.ftrace.txt'), '-o', arrow]).code, 0);
+  const cases: [string, RegExp][] = [
+    [join(tmp, 'missing.arrow'), /missing\.arrow: no such file/],
+    [join(tmp, 'missing.parquet'), /missing\.parquet: no such file/],
+    [file('cut.arrow', readFileSync(arrow).subarray(0, 1000)), /cut\.arrow: not a readable Arrow IPC file/],
+    [file('junk.parquet', 'garbage\n'), /junk\.parquet: not a readable Parquet file/],
+  ];
+  for (const [path, message] of cases) {
+    const r = run(['sql', path, 'SELECT count(*) FROM events']);
+    assert.deepEqual([r.code, message.test(r.stderr)], [3, true], r.stderr);
   }
 });

@@ -246,6 +246,11 @@ async function main(argv: string[]): Promise<void> {
         // the model options are still checked, but convert only ingests (no replay)
         const r = await convertTrace(inputPath(a.trace), out, pipelineOptions(a));
         process.stderr.write(`wrote ${r.events} events${r.lostMarks ? ` and ${r.lostMarks} lost-event marks (rows with event 'lost_events')` : ''} to ${out}\n`);
+        if (r.truncated) {
+          // what could be read is written; the input itself was not whole
+          process.stderr.write(`mmu-trace: ${a.trace}: ${r.truncated}; ${out} holds the first ${r.lines} lines\n`);
+          process.exitCode = EXIT.input;
+        }
       },
     )
     .command(
@@ -380,7 +385,7 @@ main(hideBin(process.argv)).catch((err: unknown) => {
   } else if (err instanceof CaptureError) {
     process.stderr.write(`mmu-trace: ${err.message}\n`);
     process.exitCode = EXIT.capture;
-  } else if (err instanceof UsageError || (err as Error).name === 'QueryError') {
+  } else if (err instanceof UsageError || (err as Error).name === 'QueryError' || (err as Error).name === 'OutputError') {
     process.stderr.write(`mmu-trace: ${(err as Error).message}\n(see mmu-trace --help)\n`);
     process.exitCode = EXIT.usage;
   } else {

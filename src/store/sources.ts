@@ -1,10 +1,10 @@
 // Puts the `events` table of any source into DuckDB: a trace (ingested and streamed in), an
 // mmu-trace .parquet (a view over the file), or an mmu-trace .arrow file (streamed in). For `sql`,
 // a trace also gets the model's finding tables; `convert` loads the events alone.
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { InputError, type IngestResult } from '../ingest/ingest.js';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import { analyzeTrace, ingestTrace, type IngestTraceOptions, type PipelineOptions } from '../pipeline/analyze.js';
-import type { IngestResult } from '../ingest/ingest.js';
 import { EventsTableLoader, quoteString, type Database } from './duckdb.js';
 import { registerFindings } from './findings.js';
 
@@ -22,14 +22,33 @@ export function sourceKind(path: string): SourceKind {
  */
 async function load<T>(db: Database, path: string, readTrace: (onBatch: (b: RecordBatch) => void) => Promise<T>): Promise<T | null> {
   const kind = sourceKind(path);
+  if (kind !== 'trace') {
+    try {
+      statSync(path);
+    } catch (e) {
+      throw new InputError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+    }
+  }
+  // a damaged file is the input's fault: an input error (exit 3), not an internal one
+  const readable = async (what: string, read: () => Promise<void>): Promise<void> => {
+    try {
+      await read();
+    } catch (e) {
+      throw new InputError(path, `not a readable ${what} file (${(e as Error).message.split('\n')[0]})`);
+    }
+  };
   if (kind === 'parquet') {
-    await db.connection.run(`CREATE VIEW events AS SELECT * FROM read_parquet(${quoteString(path)})`);
+    await readable('Parquet', async () => {
+      await db.connection.run(`CREATE VIEW events AS SELECT * FROM read_parquet(${quoteString(path)})`);
+    });
     return null;
   }
   const loader = await EventsTableLoader.create(db);
   if (kind === 'arrow') {
-    const reader = await RecordBatchReader.from(createReadStream(path));
-    for await (const batch of reader) loader.append(batch);
+    await readable('Arrow IPC', async () => {
+      const reader = await RecordBatchReader.from(createReadStream(path));
+      for await (const batch of reader) loader.append(batch);
+    });
     await loader.finish();
     return null;
   }

@@ -72,7 +72,7 @@ test('convert: Parquet and Arrow IPC keep unsigned 64-bit values exact', async (
   const trace = join(tmp, 'synthetic.txt');
   writeFileSync(trace, SYNTHETIC);
   const pq = join(tmp, 'out.parquet');
-  assert.deepEqual(await convertTrace(trace, pq), { events: 2, lostMarks: 0 });
+  assert.deepEqual(await convertTrace(trace, pq), { events: 2, lostMarks: 0, lines: 3, truncated: null });
   const rows = await json(pq, 'SELECT old_spte, new_spte, spte, typeof(old_spte) AS t FROM events ORDER BY line');
   assert.deepEqual(rows, [
     { old_spte: (0x800000010bc97907n).toString(), new_spte: (0x80000000000005a0n).toString(), spte: null, t: 'UBIGINT' },
@@ -189,6 +189,6 @@ test('convert -o X.arrow above the parallel threshold: the worker\'s growing dic
 test('convert counts the lost-event mark rows beside the events (the file holds both)', async () => {
   // variants/lost.trace_pipe.txt: 747 events and 3 LOST marks (ingest.test.ts)
   const pq = join(tmp, 'lost.parquet');
-  assert.deepEqual(await convertTrace(fixture('variants/lost.trace_pipe.txt'), pq), { events: 747, lostMarks: 3 });
+  assert.deepEqual(await convertTrace(fixture('variants/lost.trace_pipe.txt'), pq), { events: 747, lostMarks: 3, lines: 750, truncated: null });
   assert.deepEqual(await json(pq, "SELECT count(*) AS n, count(*) FILTER (WHERE event = 'lost_events') AS marks FROM events"), [{ n: '750', marks: '3' }]);
 });
