@@ -214,3 +214,13 @@ test('sql over a missing or damaged .arrow / .parquet: an input error (exit 3) n
     assert.deepEqual([r.code, message.test(r.stderr)], [3, true], r.stderr);
   }
 });
+
+test('a cut .gz under sql, query and compare: the result of what was read, a message, exit code 3', () => {
+  const cut = file('cut-sql.gz', readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz')).subarray(0, 200_000));
+  for (const args of [['sql', cut, 'SELECT count(*) AS n FROM events'], ['query', 'summary', cut], ['compare', cut, fixture('mprotect-roundtrip.ftrace.txt.gz')]]) {
+    const r = run(args);
+    assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /cut-sql\.gz: gzip data is truncated \(unexpected end of file\); the result covers the first \d+ lines/, args[0]);
+    assert.ok(r.stdout.length > 0, args[0]);
+  }
+});

@@ -22,6 +22,14 @@ export const EXIT = { ok: 0, internal: 1, usage: 2, input: 3, failOn: 4, capture
 
 class UsageError extends Error {}
 
+/** An input that ended early: the result covers what was read, said on stderr, and exit code 3. */
+function inputCut(source: string): (why: string, lines: number) => void {
+  return (why, lines) => {
+    process.stderr.write(`mmu-trace: ${source}: ${why}; the result covers the first ${lines} lines\n`);
+    process.exitCode = EXIT.input;
+  };
+}
+
 interface CommonArgs {
   'input-format'?: Format;
   'role-layout'?: RoleLayoutName;
@@ -220,7 +228,8 @@ async function main(argv: string[]): Promise<void> {
         const opts = { ...pipelineOptions(a), whatIf: await whatIfOption(a['what-if']) };
         const { analyzeTrace } = await import('../pipeline/analyze.js');
         const run = (path: string): Promise<AnalyzeReport> => withProgress(path, (onProgress) => analyzeTrace(path, { ...opts, onProgress }));
-        const c = compareReports(await run(inputPath(a.before)), await run(inputPath(a.after)));
+        const [before, after] = [await run(inputPath(a.before)), await run(inputPath(a.after))];
+        const c = compareReports(before, after);
         if (a['fail-on'] !== undefined) {
           try {
             c.failOn = evaluateFailOn(c, a['fail-on']);
@@ -232,6 +241,9 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(a.format === 'json' ? `${JSON.stringify(c, null, 2)}\n`
           : a.format === 'text' ? (await import('../report/text.js')).layoutText(doc, { color: useColor(a.color) }) : (await import('../report/markdown.js')).layoutMarkdown(doc));
         if (c.failOn?.some((r) => r.failed)) process.exitCode = EXIT.failOn;
+        for (const [name, r] of [[a.before, before], [a.after, after]] as const) {
+          if (r.input.truncated) inputCut(name)(r.input.truncated, r.input.lines);
+        }
       },
     )
     .command(
@@ -260,7 +272,7 @@ async function main(argv: string[]): Promise<void> {
         .positional('query', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runSql } = await import('../store/sql.js');
-        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: sqlOutput(a) }));
+        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: sqlOutput(a), onInputCut: inputCut(a.source) }));
       },
     )
     .command(
@@ -270,7 +282,7 @@ async function main(argv: string[]): Promise<void> {
         .positional('source', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runNamedQuery } = await import('../store/sql.js');
-        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: sqlOutput(a) }));
+        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: sqlOutput(a), onInputCut: inputCut(a.source) }));
       },
     )
     .command(

@@ -62,7 +62,8 @@ export async function loadEvents(db: Database, path: string, opts: IngestTraceOp
   return load(db, path, (onBatch) => ingestTrace(path, { ...opts, onBatch }));
 }
 
-/** Registers `events` and, for a trace, the model's finding tables beside it (`sql`, `query`). */
-export async function loadEventsAndFindings(db: Database, path: string, opts: PipelineOptions = {}): Promise<void> {
-  await load(db, path, (onBatch) => analyzeTrace(path, { ...opts, onBatch, onFindings: (f) => registerFindings(db, f) }));
+/** Registers `events` and, for a trace, the model's finding tables beside it (`sql`, `query`); returns a trace's input report. */
+export async function loadEventsAndFindings(db: Database, path: string, opts: PipelineOptions = {}): Promise<Pick<IngestResult, 'truncated' | 'lines'> | null> {
+  const r = await load(db, path, (onBatch) => analyzeTrace(path, { ...opts, onBatch, onFindings: (f) => registerFindings(db, f) }));
+  return r?.input ?? null;
 }

@@ -9,6 +9,8 @@ export type SqlOutput = 'table' | 'json' | 'csv';
 
 export interface SqlOptions extends PipelineOptions {
   output: SqlOutput;
+  /** The trace ended early (a cut .gz): the tables hold what was read. */
+  onInputCut?: (why: string, lines: number) => void;
 }
 
 /** Raised for a query name that has no file, or SQL DuckDB rejects (a usage problem, not a crash). */
@@ -28,7 +30,8 @@ function cell(v: unknown): string {
 export async function runSql(source: string, sql: string, opts: SqlOptions): Promise<string> {
   const db = await openDatabase();
   try {
-    await loadEventsAndFindings(db, source, opts);
+    const read = await loadEventsAndFindings(db, source, opts);
+    if (read?.truncated) opts.onInputCut?.(read.truncated, read.lines);
     let reader;
     try {
       reader = await db.connection.runAndReadAll(sql);
