@@ -305,3 +305,20 @@ test('loss counts that cannot be true are suspect, not lost events: entries-writ
     'CPU:1 [LOST 99999999999 EVENTS] (line 41): more than 2^32 at once',
   ]);
 });
+
+test('a .gz failing its CRC or followed by garbage keeps what it decompressed (all but the last 16 KiB at most, was 1 MiB), then says so', async () => {
+  const gz = readFileSync(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const whole = await ingest(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-crc-'));
+  const crc = Buffer.from(gz);
+  crc[crc.length - 6]! ^= 0xff; // the stored CRC32 (the last 8 bytes are CRC32, ISIZE)
+  const cases: [Buffer, RegExp][] = [[crc, /incorrect data check/], [Buffer.concat([gz, Buffer.from('trailing garbage')]), /incorrect header check/]];
+  for (const [bytes, why] of cases) {
+    const path = join(dir, 'damaged.gz');
+    writeFileSync(path, bytes);
+    const r = await ingest(path);
+    assert.match(r.truncated ?? '', why);
+    assert.ok(r.source.bytesText > whole.source.bytesText - 16 * 1024 && r.source.bytesText <= whole.source.bytesText, `${r.source.bytesText} of ${whole.source.bytesText}`);
+    assert.ok(r.events > whole.events - 200, `${r.events} of ${whole.events}`);
+  }
+});

@@ -2,6 +2,7 @@
 // name does not matter), cut into text lines without ever holding the whole input in one string.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
@@ -20,6 +21,64 @@ async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
     const r = await rest.next();
     if (r.done) return;
     yield r.value;
+  }
+}
+
+/** Decompressed pieces ahead of the consumer before gunzip is paused. */
+const GUNZIP_AHEAD = 64;
+/**
+ * zlib's output piece: when gzip data fails its check (a bad CRC, trailing garbage), node drops the
+ * piece being filled, so this bounds what is lost before the error.
+ */
+const GUNZIP_CHUNK = 16 * 1024;
+
+/**
+ * The decompressed bytes of `input`. A stream's iterator drops what it decompressed ahead of a slow
+ * consumer when it fails (a bad CRC, trailing garbage: up to the last MiB of good text zcat
+ * recovers); here every byte decompressed before the error is yielded, then the error is thrown.
+ */
+async function* gunzip(input: AsyncIterable<Buffer>, chunkSize: number): AsyncGenerator<Buffer> {
+  const gz = createGunzip({ chunkSize });
+  const queue: Buffer[] = [];
+  let failure: Error | null = null;
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  gz.on('data', (b: Buffer) => {
+    queue.push(b);
+    if (queue.length >= GUNZIP_AHEAD) gz.pause();
+    notify();
+  });
+  gz.on('error', (e: Error) => {
+    failure = e;
+    notify();
+  });
+  gz.on('end', () => {
+    ended = true;
+    notify();
+  });
+  // its errors come through gz's 'error' (a read error of the input too)
+  pipeline(Readable.from(input), gz).catch((e: Error) => {
+    failure ??= e;
+    notify();
+  });
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        // the small pieces go on joined, as the consumer's chunks
+        const b = Buffer.concat(queue.splice(0));
+        gz.resume();
+        yield b;
+      } else if (failure) throw failure;
+      else if (ended) return;
+      else await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    gz.destroy();
   }
 }
 
@@ -43,9 +102,7 @@ export async function* readText(path: string, chunkBytes: number, info: SourceIn
       yield b;
     }
   })();
-  const text: AsyncIterable<Buffer> = info.compressed
-    ? Readable.from(counted).pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) }))
-    : counted;
+  const text: AsyncIterable<Buffer> = info.compressed ? gunzip(counted, Math.max(64, Math.min(chunkBytes, GUNZIP_CHUNK))) : counted;
   for await (const b of text) {
     info.bytesText += b.length;
     // a stream may hand over more than asked for; keep chunks bounded for the small-chunk test
