@@ -322,3 +322,20 @@ test('a .gz failing its CRC or followed by garbage keeps what it decompressed (a
     assert.ok(r.events > whole.events - 200, `${r.events} of ${whole.events}`);
   }
 });
+
+test('a file holding fewer events than its header counts says how many are missing (cuts/touch: the first 1071 of 201112)', async () => {
+  const cut = await ingest(fixture('cuts/touch.ftrace.txt'));
+  assert.deepEqual([cut.entries!.inBuffer, cut.events, cut.missingFromFile, cut.lostEvents], [201112, 1071, 200041, 0]);
+  const whole = await ingest(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  assert.equal(whole.missingFromFile, 0);
+});
+
+test('CR-only line ends (text pasted from an old Mac editor): every CR ends a line, the same events as the LF file', async () => {
+  const text = readFileSync(fixture('cuts/touch.ftrace.txt'), 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-cr-'));
+  const path = join(dir, 'cr.txt');
+  writeFileSync(path, text.replaceAll('\n', '\r'));
+  const [cr, lf] = [await ingest(path), await ingest(fixture('cuts/touch.ftrace.txt'))];
+  assert.deepEqual([cr.lines, cr.events, cr.skippedLines], [lf.lines, lf.events, 0]);
+  assert.equal(cr.kernel.hints['line-ends']?.value, 'CR-only line ends: each CR ends a line');
+});

@@ -64,6 +64,8 @@ export interface IngestResult {
   skippedLines: number;
   /** Loss counts the trace states that cannot be true (damage): shown, never added to lostEvents. */
   suspectCounts: string[];
+  /** Events the header's entries-in-buffer counts that the file does not hold (cut or filtered), else 0. */
+  missingFromFile: number;
   skippedByReason: Record<string, number>;
   skipExamples: SkipExample[];
   /** Events the tracer says it lost: header B−A plus LOST/DROPPED markers. */
@@ -108,6 +110,13 @@ function firstBadChar(s: string, from: number): number {
   return nul < 0 ? (bad < 0 ? Infinity : bad) : bad < 0 ? nul : Math.min(nul, bad);
 }
 
+/** A copy of `b` with every CR turned into LF. */
+function crToLf(b: Buffer): Buffer {
+  const out = Buffer.from(b);
+  for (let i = out.indexOf(13); i >= 0; i = out.indexOf(13, i + 1)) out[i] = 10;
+  return out;
+}
+
 /** Ingests one trace; batches go to `opts.onBatch` as they fill. */
 export async function ingest(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -135,6 +144,10 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
   if (binary) return readBinary(path, binary, source, buffered, readError, chunks, opts);
   let format: TextFormat;
   let formatReason: string;
+  // text pasted with CR-only line ends (classic Mac): every CR ends a line
+  const head = Buffer.concat(buffered);
+  const crOnly = head.includes(13) && !head.includes(10);
+  if (crOnly) buffered.splice(0, buffered.length, ...buffered.map(crToLf));
   if (opts.format) {
     format = opts.format as TextFormat;
     formatReason = 'given with --input-format';
@@ -147,10 +160,12 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
 
   const r = new LineProcessor(format, opts);
   let truncated: string | null = null;
+  if (crOnly) r.ctx.hint('line-ends', 'CR-only line ends: each CR ends a line');
   async function* all(): AsyncGenerator<Buffer> {
     yield* buffered;
     if (readError) throw readError;
-    yield* chunks;
+    if (!crOnly) yield* chunks;
+    else for await (const c of chunks) yield crToLf(c);
   }
   let lastLineUnterminated = false;
   try {
@@ -475,6 +490,8 @@ class LineProcessor {
       stackFrames: this.stackFrames,
       skippedLines: this.skipped,
       suspectCounts: this.suspects,
+      // entries-in-buffer counts every entry the file was made from, stack traces and function lines too
+      missingFromFile: e && lostFromHeader !== null ? Math.max(0, e.inBuffer - this.events) : 0,
       skippedByReason: this.skippedByReason,
       skipExamples: this.skipExamples,
       // a trace file states its losses in the header, a recording in its trailer; trace_pipe and

@@ -105,6 +105,9 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   ];
   if (i.truncated) out.push({ key: 'truncated', value: i.truncated, tone: 'bad' });
   for (const what of i.suspectCounts) out.push({ key: 'suspect', value: `${what}: not counted as lost`, tone: 'warn' });
+  if (i.missingFromFile > 0) {
+    out.push({ key: 'missing', tone: 'warn', value: `${i.missingFromFile} events: the header counts ${i.entries!.inBuffer} in the buffer, the file holds ${i.events} (cut or filtered)` });
+  }
   if (i.recorded) out.push({ key: 'recorded', ...recordedItem(i.recorded) });
   out.push(
     { key: 'time', value: timeSpan(i.firstTs, i.lastTs, i.clock) },
