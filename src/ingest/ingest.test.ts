@@ -339,3 +339,27 @@ test('CR-only line ends (text pasted from an old Mac editor): every CR ends a li
   assert.deepEqual([cr.lines, cr.events, cr.skippedLines], [lf.lines, lf.events, 0]);
   assert.equal(cr.kernel.hints['line-ends']?.value, 'CR-only line ends: each CR ends a line');
 });
+
+test('the file name never changes the result; a trace-cmd report excerpt without its cpus= line is trace-cmd (no irq flags, padded event names)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-names-'));
+  // a mail excerpt: lines 2-400 of a real trace-cmd report, the "corpus: " instance prefix cut off too
+  const report = readFileSync(fixture('cuts/touch.tracecmd.txt'), 'utf8').split('\n');
+  const excerpt = report.slice(1, 400).map((l) => l.replace(/^corpus: /, '')).join('\n') + '\n';
+  const pipe = readFileSync(fixture('variants/clean.trace_pipe.txt'), 'utf8');
+  for (const [text, format] of [[excerpt, 'trace-cmd'], [pipe, 'trace_pipe']] as const) {
+    const results = [];
+    for (const name of ['trace.txt', 'x.perf.txt', 'report-pipe.txt']) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      const r = await ingest(path);
+      results.push([r.format, r.events, r.skippedLines, r.undecodedEvents]);
+    }
+    assert.equal(results[0]![0], format);
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+  }
+  // the excerpt's kvm events decode with trace-cmd's padded fields: nothing undecoded, nothing skipped
+  writeFileSync(join(dir, 'trace.txt'), excerpt);
+  const r = await ingest(join(dir, 'trace.txt'));
+  assert.deepEqual([r.skippedLines, r.undecodedEvents], [0, {}]);
+});

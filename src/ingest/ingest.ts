@@ -152,7 +152,7 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
     format = opts.format as TextFormat;
     formatReason = 'given with --input-format';
   } else {
-    const sniff = sniffFormat(Buffer.concat(buffered).toString('utf8'), path);
+    const sniff = sniffFormat(Buffer.concat(buffered).toString('utf8'));
     if (!sniff.ok) throw new InputError(path, bufferedBytes === 0 ? 'empty input (0 bytes)' : sniff.message);
     format = sniff.format;
     formatReason = sniff.reason;

@@ -1,4 +1,4 @@
-// The one place that decides what a trace is, from its content; the file name is a tie-breaker only.
+// The one place that decides what a trace is, from its content alone: renaming a file never changes how it is read.
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 
 export type TextFormat = 'ftrace' | 'trace_pipe' | 'trace-cmd' | 'perf';
@@ -35,19 +35,11 @@ export type SniffResult =
 
 const SAMPLE_LINES = 200;
 
-/** A name-based guess used only when the content is ambiguous. */
-function formatFromName(name: string): TextFormat | undefined {
-  if (/perf/i.test(name)) return 'perf';
-  if (/trace-?cmd|report/i.test(name)) return 'trace-cmd';
-  if (/pipe/i.test(name)) return 'trace_pipe';
-  return undefined;
-}
-
 /** A NUL this early is a binary file; later ones are damaged lines, skipped and counted (ingest.ts). */
 const BINARY_PREFIX = 256;
 
 /** Decides the format from the first lines of the (decompressed) text. */
-export function sniffFormat(head: string, name = ''): SniffResult {
+export function sniffFormat(head: string): SniffResult {
   const nul = head.indexOf('\0');
   const firstLineEnd = head.indexOf('\n');
   if (nul >= 0 && (nul < BINARY_PREFIX || firstLineEnd < 0 || nul < firstLineEnd)) {
@@ -65,12 +57,18 @@ export function sniffFormat(head: string, name = ''): SniffResult {
   const h = new LineHead();
   const hits: Record<Dialect, number> = { ftrace: 0, 'trace-cmd': 0, perf: 0 };
   let sampled = 0;
+  // ftrace prints an irq-flags column unless irq-info is off; trace-cmd report pads event names
+  let flagged = 0, padded = 0;
   for (const line of lines) {
     if (sampled >= SAMPLE_LINES) break;
     if (line.trim() === '' || line.startsWith('#')) continue;
     sampled++;
     for (const d of Object.keys(hits) as Dialect[]) {
-      if (SCANNERS[d](line, 0, line.length, h)) hits[d]++;
+      if (!SCANNERS[d](line, 0, line.length, h)) continue;
+      hits[d]++;
+      if (d !== 'ftrace') continue;
+      if (h.flagsStart >= 0) flagged++;
+      if (line.startsWith(':  ', h.eventEnd)) padded++;
     }
   }
   // trace-cmd lines also scan as ftrace lines; prefer the dialect that explains the most lines,
@@ -89,9 +87,9 @@ export function sniffFormat(head: string, name = ''): SniffResult {
     return { ok: false, message: `no line in the first ${sampled} looks like ftrace, trace-cmd report or perf script text` };
   }
   const tied = (Object.keys(hits) as Dialect[]).filter((d) => hits[d] === hits[best]);
-  const byName = formatFromName(name);
-  if (tied.length > 1 && byName !== undefined && tied.includes(FORMAT_DIALECT[byName])) {
-    return { ok: true, format: byName, reason: `lines fit several dialects; file name suggests ${byName}` };
+  if (tied.includes('ftrace') && tied.includes('trace-cmd') && flagged === 0 && padded > 0) {
+    // a trace-cmd report excerpt without its cpus= line (pasted from a mail)
+    return { ok: true, format: 'trace-cmd', reason: `${hits[best]} of ${sampled} sampled lines fit; no irq-flags column and padded event names: trace-cmd report` };
   }
   const format: TextFormat = best === 'ftrace' ? 'trace_pipe' : best;
   return { ok: true, format, reason: `${hits[best]} of ${sampled} sampled lines are ${best} lines` };
