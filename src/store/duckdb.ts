@@ -43,6 +43,17 @@ export async function openDatabase(opts: { spill?: boolean } = {}): Promise<Data
   };
 }
 
+/**
+ * `sql --safe`: from here on the connection reads no file but `readable` (a .parquet source's view
+ * reads its file lazily) and writes none, downloads nothing, and the setting cannot be undone by the
+ * user's SQL (DuckDB enable_external_access, allowed_paths, lock_configuration).
+ */
+export async function forbidFileAccess(db: Database, readable: readonly string[]): Promise<void> {
+  if (readable.length) await db.connection.run(`SET allowed_paths = [${readable.map(quoteString).join(', ')}]`);
+  await db.connection.run('SET enable_external_access = false');
+  await db.connection.run('SET lock_configuration = true');
+}
+
 export const quoteIdent = (id: string): string => `"${id.replaceAll('"', '""')}"`;
 export const quoteString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 

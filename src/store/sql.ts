@@ -2,13 +2,16 @@
 import type { PipelineOptions } from '../pipeline/analyze.js';
 import { renderTable } from '../report/table.js';
 import { listQueries, queryText } from './queries.js';
-import { openDatabase } from './duckdb.js';
-import { loadEventsAndFindings } from './sources.js';
+import { resolve } from 'node:path';
+import { forbidFileAccess, openDatabase } from './duckdb.js';
+import { loadEventsAndFindings, sourceKind } from './sources.js';
 
 export type SqlOutput = 'table' | 'json' | 'csv';
 
 export interface SqlOptions extends PipelineOptions {
   output: SqlOutput;
+  /** The SQL may read only the source and write nothing (for traces and queries from others). */
+  safe?: boolean;
   /** The trace ended early (a cut .gz): the tables hold what was read. */
   onInputCut?: (why: string, lines: number) => void;
 }
@@ -32,6 +35,7 @@ export async function runSql(source: string, sql: string, opts: SqlOptions): Pro
   try {
     const read = await loadEventsAndFindings(db, source, opts);
     if (read?.truncated) opts.onInputCut?.(read.truncated, read.lines);
+    if (opts.safe) await forbidFileAccess(db, sourceKind(source) === 'parquet' ? [source, resolve(source)] : []);
     let reader;
     try {
       reader = await db.connection.runAndReadAll(sql);

@@ -192,3 +192,24 @@ test('convert counts the lost-event mark rows beside the events (the file holds 
   assert.deepEqual(await convertTrace(fixture('variants/lost.trace_pipe.txt'), pq), { events: 747, lostMarks: 3, lines: 750, truncated: null });
   assert.deepEqual(await json(pq, "SELECT count(*) AS n, count(*) FILTER (WHERE event = 'lost_events') AS marks FROM events"), [{ n: '750', marks: '3' }]);
 });
+
+test('sql --safe: the source is queried (a trace, a Parquet view), and no other file is read or written, nothing installed, the setting not undone', async () => {
+  const trace = fixture('cuts/touch.ftrace.txt');
+  const pq = join(tmp, 'safe.parquet');
+  await convertTrace(trace, pq);
+  const out = join(tmp, 'safe-out.csv');
+  const count = 'SELECT count(*) AS n FROM events';
+  for (const source of [trace, pq]) {
+    const safe = { output: 'json' as const, safe: true, model: false as const };
+    assert.deepEqual(JSON.parse(await runSql(source, count, safe)), JSON.parse(await runSql(source, count, { output: 'json', model: false })));
+    for (const sql of [`COPY events TO '${out}'`, `SELECT * FROM read_text('${trace}')`, 'INSTALL httpfs',
+      'SET enable_external_access = true', `ATTACH '${join(tmp, 'x.duckdb')}'`]) {
+      await assert.rejects(runSql(source, sql, safe), /disabled by configuration|configuration has been locked/, sql);
+    }
+    // without --safe the same COPY writes the file (the option is what stops it)
+    if (source === pq) {
+      await runSql(source, `COPY (SELECT 1) TO '${out}'`, { output: 'json', model: false });
+      assert.equal(existsSync(out), true);
+    }
+  }
+});
