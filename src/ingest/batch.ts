@@ -85,6 +85,11 @@ export function eventsSchema(metadata?: Map<string, string>): Schema {
 
 type Values = Uint32Array | Int32Array | Uint8Array;
 
+/** The values an int column holds (a typed array would wrap the others silently). */
+const INT_RANGE: Partial<Record<ColumnKind, readonly [number, number]>> = {
+  u32: [0, 2 ** 32 - 1], i32: [-(2 ** 31), 2 ** 31 - 1], u8: [0, 255],
+};
+
 /** A plain string column: most rows are null, so only the rows that have a value are kept. */
 interface SparseStrings {
   rows: number[];
@@ -100,9 +105,16 @@ export class EventBatchBuilder implements RowWriter {
   private validity: Uint8Array[] = [];
   private readonly dictionaries: (StringDictionary | null)[];
   private readonly structType: Struct;
+  private readonly intMin: Float64Array;
+  private readonly intMax: Float64Array;
+  /** Values `int` refused (left null) because their column cannot hold them; the last of them. */
+  outOfRange = 0;
+  readonly lastOutOfRange = { col: -1, value: 0 };
 
   constructor(readonly capacity: number = DEFAULT_BATCH_ROWS) {
     this.kinds = EVENT_COLUMNS.map((c) => c.kind);
+    this.intMin = Float64Array.from(this.kinds, (k) => INT_RANGE[k]?.[0] ?? -Infinity);
+    this.intMax = Float64Array.from(this.kinds, (k) => INT_RANGE[k]?.[1] ?? Infinity);
     this.dictionaries = this.kinds.map((k) => (k === 'dict' ? new StringDictionary() : null));
     this.schema = eventsSchema();
     this.structType = new Struct(this.schema.fields);
@@ -142,6 +154,12 @@ export class EventBatchBuilder implements RowWriter {
   }
 
   int(col: number, v: number): void {
+    if (!(v >= this.intMin[col]! && v <= this.intMax[col]!)) {
+      this.outOfRange++;
+      this.lastOutOfRange.col = col;
+      this.lastOutOfRange.value = v;
+      return;
+    }
     (this.values[col] as Values)[this.row] = v;
     this.setValid(col);
   }

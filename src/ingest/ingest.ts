@@ -5,7 +5,7 @@
 import type { RecordBatch } from 'apache-arrow';
 import { InputError } from './errors.js';
 import { EventBatchBuilder, DEFAULT_BATCH_ROWS } from './batch.js';
-import { C } from './schema.js';
+import { C, EVENT_COLUMNS } from './schema.js';
 import { DecodeContext } from './context.js';
 import { EventRowWriter } from './event-row.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
@@ -43,6 +43,16 @@ export interface SkipExample {
   message: string;
 }
 
+/** Values the trace holds that cannot be right as they stand: counted, located, never silent. */
+export interface Anomaly {
+  /** `time-backwards`: an event stamped before the one above it; `value-out-of-range`: a number its column cannot hold (kept null). */
+  kind: 'time-backwards' | 'value-out-of-range';
+  count: number;
+  firstLine: number;
+  /** The first case, with its values. */
+  message: string;
+}
+
 export interface KernelInfo {
   roleLayout: RoleLayoutName;
   roleLayoutKernels: string;
@@ -68,6 +78,7 @@ export interface IngestResult {
   missingFromFile: number;
   skippedByReason: Record<string, number>;
   skipExamples: SkipExample[];
+  anomalies: Anomaly[];
   /** Events the tracer says it lost: header B−A plus LOST/DROPPED markers. */
   lostEvents: number;
   lostFromHeader: number | null;
@@ -167,17 +178,16 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
     if (!crOnly) yield* chunks;
     else for await (const c of chunks) yield crToLf(c);
   }
-  let lastLineUnterminated = false;
   try {
-    ({ lastLineUnterminated } = await forEachLine(all(), r.onLine, async () => {
+    await forEachLine(all(), r.onLine, async () => {
       if (opts.batchEachChunk) r.cut();
       for (const b of r.drain()) await opts.onBatch?.(b);
       opts.onProgress?.(source.bytesIn);
-    }, r.onOverlong));
+    }, r.onOverlong);
   } catch (err) {
     truncated = describeReadError(err as Error);
   }
-  r.finish(lastLineUnterminated);
+  r.finish();
   for (const b of r.drain()) await opts.onBatch?.(b);
   return r.result(path, formatReason, source, truncated);
 }
@@ -243,6 +253,9 @@ class LineProcessor {
   private readonly skippedByReason: Record<string, number> = {};
   private readonly skipExamples: SkipExample[] = [];
   private readonly suspects: string[] = [];
+  private readonly anomalies = new Map<Anomaly['kind'], Anomaly>();
+  /** builder.outOfRange as of the last row checked. */
+  private outOfRangeSeen = 0;
   private lostMarkers = 0;
   private lostFromMarkers = 0;
   private entries: { inBuffer: number; written: number } | null = null;
@@ -269,7 +282,7 @@ class LineProcessor {
     this.rows = new EventRowWriter(this.dialect, this.ctx);
   }
 
-  readonly onLine = (s: string, a: number, e: number): void => {
+  readonly onLine = (s: string, a: number, e: number, unterminated = false): void => {
     this.line++;
     if (e > a && s.charCodeAt(e - 1) === 13) {
       e--;
@@ -305,6 +318,11 @@ class LineProcessor {
     }
     if (c0 === 35) {
       this.headerLine(s.slice(a, e));
+      return;
+    }
+    if (unterminated) {
+      // a kernel trace ends every line: the input was cut in this one, maybe mid-number (gfn 1c6 of 1c6be)
+      this.skip('truncated last line (no newline)', 'the input ends inside this line: its values may be cut, so it is not read');
       return;
     }
     if (this.scan(s, a, e, this.head)) {
@@ -388,8 +406,7 @@ class LineProcessor {
       this.clock = h.ts.isCounter ? 'counter' : 'ns';
       this.tsDigits = h.ts.fracDigits;
     }
-    this.lastHi = h.ts.hi;
-    this.lastLo = h.ts.lo;
+    this.stepTime(h.ts.hi, h.ts.lo);
     if (h.flagsStart >= 0 && !this.flagsHinted) {
       const n = h.flagsEnd - h.flagsStart;
       this.ctx.line = this.line;
@@ -405,6 +422,26 @@ class LineProcessor {
     this.commit();
   }
 
+  /** Moves the last timestamp to hi:lo, noting a step backwards (a concatenation, a clock jump). */
+  private stepTime(hi: number, lo: number): void {
+    if (hi < this.lastHi || (hi === this.lastHi && lo < this.lastLo)) {
+      const ts = (h: number, l: number): string => this.formatTs((BigInt(h) << 32n) | BigInt(l));
+      this.anomaly('time-backwards', `line ${this.line} is stamped ${ts(hi, lo)}, before the ${ts(this.lastHi, this.lastLo)} above it: the span and the latencies around it are not a duration`);
+    }
+    this.lastHi = hi;
+    this.lastLo = lo;
+  }
+
+  private formatTs(v: bigint): string {
+    return this.clock === 'counter' ? v.toString() : formatSeconds(v, this.tsDigits);
+  }
+
+  private anomaly(kind: Anomaly['kind'], message: string): void {
+    const a = this.anomalies.get(kind);
+    if (a) a.count++;
+    else this.anomalies.set(kind, { kind, count: 1, firstLine: this.line, message });
+  }
+
   private closeStack(): void {
     const frames = this.stack!;
     this.stack = null;
@@ -413,6 +450,12 @@ class LineProcessor {
   }
 
   private commit(): void {
+    const b = this.builder;
+    if (b.outOfRange !== this.outOfRangeSeen) {
+      this.outOfRangeSeen = b.outOfRange;
+      const { col, value } = b.lastOutOfRange;
+      this.anomaly('value-out-of-range', `line ${this.line}: ${EVENT_COLUMNS[col]!.name} ${value} does not fit its column (${EVENT_COLUMNS[col]!.kind}): kept as null`);
+    }
     this.builder.commitRow();
     if (this.builder.full) this.ready.push(this.builder.finish());
   }
@@ -422,6 +465,8 @@ class LineProcessor {
     const r = parseLineSlow(this.dialect, text, this.ctx);
     if (r.ok) {
       this.events++;
+      const ts = r.record.ts_ns;
+      if (typeof ts === 'bigint') this.stepTime(Number(ts >> 32n), Number(ts & 0xffffffffn));
       writeRecord(this.builder, r.record, this.line);
       this.commit();
       return;
@@ -448,16 +493,8 @@ class LineProcessor {
     }
   }
 
-  finish(lastLineUnterminated: boolean): void {
+  finish(): void {
     if (this.stack !== null) this.closeStack();
-    if (lastLineUnterminated && this.skipExamples.at(-1)?.line === this.line) {
-      // the last line was cut: re-file its skip under that reason
-      const ex = this.skipExamples.at(-1)!;
-      this.skippedByReason[ex.reason]! -= 1;
-      if (this.skippedByReason[ex.reason] === 0) delete this.skippedByReason[ex.reason];
-      ex.reason = 'truncated last line (no newline)';
-      this.skippedByReason[ex.reason] = (this.skippedByReason[ex.reason] ?? 0) + 1;
-    }
     if (this.builder.row > 0) this.ready.push(this.builder.finish());
   }
 
@@ -473,8 +510,7 @@ class LineProcessor {
 
   result(path: string, formatReason: string, source: SourceInfo, truncated: string | null): IngestResult {
     const last = this.first !== null ? (BigInt(this.lastHi) << 32n) | BigInt(this.lastLo) : null;
-    const fmt = (v: bigint | null): string | null =>
-      v === null ? null : this.clock === 'counter' ? v.toString() : formatSeconds(v, this.tsDigits);
+    const fmt = (v: bigint | null): string | null => (v === null ? null : this.formatTs(v));
     const e = this.entries;
     const lostFromHeader = e && e.written <= MAX_PLAUSIBLE_COUNT && e.written >= e.inBuffer ? e.written - e.inBuffer : null;
     return {
@@ -494,6 +530,7 @@ class LineProcessor {
       missingFromFile: e && lostFromHeader !== null ? Math.max(0, e.inBuffer - this.events) : 0,
       skippedByReason: this.skippedByReason,
       skipExamples: this.skipExamples,
+      anomalies: [...this.anomalies.values()],
       // a trace file states its losses in the header, a recording in its trailer; trace_pipe and
       // trace-cmd only in markers
       lostEvents: Math.max(lostFromHeader ?? 0, this.recorded?.lost ?? 0, this.lostFromMarkers),

@@ -110,7 +110,8 @@ export async function* readText(path: string, chunkBytes: number, info: SourceIn
   }
 }
 
-export type LineSink = (text: string, start: number, end: number) => void;
+/** `unterminated`: the input ends inside this line (no newline after it: cut, or a paste without one). */
+export type LineSink = (text: string, start: number, end: number, unterminated?: boolean) => void;
 
 /** A kernel trace line is < 4 KiB; a longer one than this is damage, skipped without being held. */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -126,71 +127,79 @@ export class UnreadableRunError extends Error {
 
 /**
  * Calls `onLine` for every line of the chunks (without its '\n'); `text` is shared by the lines of
- * one chunk. A last line without a newline is delivered too; the return value says whether there
- * was one. A line that grows past MAX_LINE_BYTES across chunks is dropped as it comes (memory stays
- * bounded) and reported to `onOverlong` with its length once it ends.
+ * one chunk. A last line without a newline is delivered too, marked unterminated, also when the
+ * input fails there (a cut .gz; the error is rethrown after it). A line that grows past
+ * MAX_LINE_BYTES across chunks is dropped as it comes (memory stays bounded) and reported to
+ * `onOverlong` with its length once it ends.
  */
 export async function forEachLine(
   chunks: AsyncIterable<Buffer>,
   onLine: LineSink,
   afterChunk?: () => Promise<void>,
   onOverlong?: (bytes: number) => void,
-): Promise<{ lastLineUnterminated: boolean }> {
+): Promise<void> {
   let carry: Buffer[] = [];
   let carryBytes = 0;
   /** Bytes of the overlong line being dropped; 0 when none. */
   let dropping = 0;
-  for await (const chunk of chunks) {
-    let start = 0;
-    if (dropping > 0) {
-      const end = chunk.indexOf(10);
-      if (end < 0) {
-        dropping += chunk.length;
-        if (dropping > MAX_UNREADABLE_BYTES) {
-          onOverlong?.(dropping);
-          throw new UnreadableRunError(dropping);
+  const lastLine = (): void => {
+    if (dropping > 0) onOverlong?.(dropping);
+    else if (carryBytes > 0) {
+      const text = Buffer.concat(carry).toString('utf8');
+      onLine(text, 0, text.length, true);
+    }
+  };
+  try {
+    await splitChunks();
+  } catch (err) {
+    if (!(err instanceof UnreadableRunError)) lastLine();
+    throw err;
+  }
+  lastLine();
+
+  async function splitChunks(): Promise<void> {
+    for await (const chunk of chunks) {
+      let start = 0;
+      if (dropping > 0) {
+        const end = chunk.indexOf(10);
+        if (end < 0) {
+          dropping += chunk.length;
+          if (dropping > MAX_UNREADABLE_BYTES) {
+            onOverlong?.(dropping);
+            throw new UnreadableRunError(dropping);
+          }
+          continue;
+        }
+        onOverlong?.(dropping + end);
+        dropping = 0;
+        start = end + 1;
+      }
+      const nl = chunk.lastIndexOf(10);
+      if (nl < start) {
+        if (start < chunk.length) {
+          carry.push(Buffer.from(chunk.subarray(start)));
+          carryBytes += chunk.length - start;
+        }
+        if (carryBytes > MAX_LINE_BYTES) {
+          dropping = carryBytes;
+          carry = [];
+          carryBytes = 0;
         }
         continue;
       }
-      onOverlong?.(dropping + end);
-      dropping = 0;
-      start = end + 1;
-    }
-    const nl = chunk.lastIndexOf(10);
-    if (nl < start) {
-      if (start < chunk.length) {
-        carry.push(Buffer.from(chunk.subarray(start)));
-        carryBytes += chunk.length - start;
+      const head = chunk.subarray(start, nl + 1);
+      const body: Buffer = carryBytes > 0 ? Buffer.concat([...carry, head]) : head;
+      carry = nl + 1 < chunk.length ? [Buffer.from(chunk.subarray(nl + 1))] : [];
+      carryBytes = chunk.length - nl - 1;
+      const text = body.toString('utf8');
+      let a = 0;
+      for (;;) {
+        const e = text.indexOf('\n', a);
+        if (e < 0) break;
+        onLine(text, a, e);
+        a = e + 1;
       }
-      if (carryBytes > MAX_LINE_BYTES) {
-        dropping = carryBytes;
-        carry = [];
-        carryBytes = 0;
-      }
-      continue;
+      if (afterChunk) await afterChunk();
     }
-    const head = chunk.subarray(start, nl + 1);
-    const body: Buffer = carryBytes > 0 ? Buffer.concat([...carry, head]) : head;
-    carry = nl + 1 < chunk.length ? [Buffer.from(chunk.subarray(nl + 1))] : [];
-    carryBytes = chunk.length - nl - 1;
-    const text = body.toString('utf8');
-    let a = 0;
-    for (;;) {
-      const e = text.indexOf('\n', a);
-      if (e < 0) break;
-      onLine(text, a, e);
-      a = e + 1;
-    }
-    if (afterChunk) await afterChunk();
   }
-  if (dropping > 0) {
-    onOverlong?.(dropping);
-    return { lastLineUnterminated: true };
-  }
-  if (carryBytes > 0) {
-    const text = Buffer.concat(carry).toString('utf8');
-    onLine(text, 0, text.length);
-    return { lastLineUnterminated: true };
-  }
-  return { lastLineUnterminated: false };
 }

@@ -1,5 +1,6 @@
 // What a human-readable report says, once: the summary and one section per finding family, as
 // titled blocks of prose and tables. text.ts and markdown.ts only lay them out (widths, colour).
+import type { Anomaly } from '../ingest/ingest.js';
 import type { RecordHeader } from '../ingest/record-header.js';
 import type { FlushObservation } from '../analyses/flushes.js';
 import { isBinaryFormat } from '../ingest/sniff.js';
@@ -105,6 +106,9 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   ];
   if (i.truncated) out.push({ key: 'truncated', value: i.truncated, tone: 'bad' });
   for (const what of i.suspectCounts) out.push({ key: 'suspect', value: `${what}: not counted as lost`, tone: 'warn' });
+  for (const a of i.anomalies) {
+    out.push({ key: 'anomaly', tone: 'warn', value: `${a.count} ${ANOMALY_NAME[a.kind]}, the first: ${a.message}` });
+  }
   if (i.missingFromFile > 0) {
     out.push({ key: 'missing', tone: 'warn', value: `${i.missingFromFile} events: the header counts ${i.entries!.inBuffer} in the buffer, the file holds ${i.events} (cut or filtered)` });
   }
@@ -119,6 +123,10 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE layout ${r.model.rules.spteGen} (${r.model.spteFlavour}): ${r.model.rules.why}` });
   return out;
 }
+
+const ANOMALY_NAME: Record<Anomaly['kind'], string> = {
+  'time-backwards': 'steps back in time', 'value-out-of-range': 'values too large for their column',
+};
 
 const IDENTIFIED_BY: Record<VmIdentification, string> = {
   tgid: 'by TGID', 'shared-page-tables': 'by shared shadow-page tables', 'own-mmu-work': "one task group's own MMU work",
