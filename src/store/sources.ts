@@ -6,7 +6,7 @@ import { InputError, type IngestResult } from '../ingest/ingest.js';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import { analyzeTrace, ingestTrace, type IngestTraceOptions, type PipelineOptions } from '../pipeline/analyze.js';
 import { EventsTableLoader, quoteString, type Database } from './duckdb.js';
-import { registerFindings } from './findings.js';
+import { exactTimes, registerFindings } from './findings.js';
 
 export type SourceKind = 'parquet' | 'arrow' | 'trace';
 
@@ -64,6 +64,10 @@ export async function loadEvents(db: Database, path: string, opts: IngestTraceOp
 
 /** Registers `events` and, for a trace, the model's finding tables beside it (`sql`, `query`); returns a trace's input report. */
 export async function loadEventsAndFindings(db: Database, path: string, opts: PipelineOptions = {}): Promise<Pick<IngestResult, 'truncated' | 'lines'> | null> {
-  const r = await load(db, path, (onBatch) => analyzeTrace(path, { ...opts, onBatch, onFindings: (f) => registerFindings(db, f) }));
+  const inexact: string[] = [];
+  const r = await load(db, path, (onBatch) => analyzeTrace(path, {
+    ...opts, onBatch, onFindings: async (f) => void inexact.push(...await registerFindings(db, f)),
+  }));
+  await exactTimes(db, inexact);
   return r?.input ?? null;
 }
