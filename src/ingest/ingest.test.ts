@@ -281,7 +281,7 @@ test('every line lands in one bucket: events, header, annotation, stack frame, b
   for (const name of [...CUTS.map((f) => `cuts/${f}`), ...variants, 'mprotect-roundtrip.ftrace.txt.gz']) {
     const r = await ingest(fixture(name)).catch(() => null);
     if (!r) continue; // refused inputs (latency format) have no line accounting
-    assert.equal(r.events + r.headerLines + r.annotations + r.stackFrames + r.blankLines + r.lostMarkers + r.skippedLines, r.lines, name);
+    assert.equal(r.events + r.headerLines + r.annotations + r.grepSeparators + r.stackFrames + r.blankLines + r.lostMarkers + r.skippedLines, r.lines, name);
   }
   // a real head, then 100000 newlines: all blank, none lost from the budget
   const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-blank-'));
@@ -424,4 +424,30 @@ test('cpu, pid and level values their columns cannot hold are null and a counted
   assert.deepEqual([rows.get(13)!.pid, rows.get(14)!.cpu, rows.get(73)!.level, rows.get(73)!.gfn], [null, null, null, 0x80n]);
   assert.deepEqual(r.anomalies, [{ kind: 'value-out-of-range', count: 3, firstLine: 13, message: 'line 13: pid 99999999999 does not fit its column (i32): kept as null' }]);
   assert.equal(r.events, (await ingest(fixture('cuts/touch.ftrace.txt'))).events);
+});
+
+test('grep output (-H file names, -n line numbers, -A/-B context lines and their -- separators) reads as the trace it was cut from', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-grep-'));
+  const trace = join(dir, 'touch.txt');
+  writeFileSync(trace, readFileSync(fixture('cuts/touch.ftrace.txt')));
+  const { rows: original } = await rowsByLine(trace);
+  const key = (r: Row): string => [r.ts_ns, r.cpu, r.pid, r.comm, r.event, r.gfn, r.spte].join(' ');
+  const originalKeys = new Set([...original.values()].map(key));
+  for (const args of [['-H', '-A1'], ['-n', '-B1'], ['-Hn'], ['-C2']]) {
+    const out = spawnSync('grep', [...args, 'kvm_mmu_set_spte', 'touch.txt'], { cwd: dir, encoding: 'utf8' }).stdout;
+    const path = join(dir, 'grep.txt');
+    writeFileSync(path, out);
+    const { result: r, rows } = await rowsByLine(path);
+    const lines = out.split('\n').slice(0, -1);
+    const separators = lines.filter((l) => l === '--').length;
+    const what = args.join(' ');
+    // every line grep printed is an event line of the trace (the cut has no header lines past 11)
+    assert.deepEqual([r.lines, r.events, r.grepSeparators, r.skippedLines], [lines.length, lines.length - separators, separators, 0], what);
+    assert.ok(separators > 0 || !args.some((a) => /[ABC]/.test(a)), what);
+    // the same events as in the trace: same task, time, values (no file name in comm)
+    for (const row of rows.values()) assert.ok(originalKeys.has(key(row)), `${what}: ${key(row)}`);
+    assert.equal(r.kernel.hints['grep'] !== undefined, args.some((a) => /[Hn]/.test(a)), what);
+  }
+  // trace-cmd's own instance prefix ("corpus:") is not grep's
+  assert.equal((await ingest(fixture('cuts/touch.tracecmd.txt'))).kernel.hints['grep'], undefined);
 });

@@ -10,7 +10,7 @@ import { DecodeContext } from './context.js';
 import { EventRowWriter } from './event-row.js';
 import { LineHead, SCANNERS, type Dialect } from './head.js';
 import { DEFAULT_CHUNK_BYTES, forEachLine, MAX_LINE_BYTES, readText, type SourceInfo } from './source.js';
-import { FORMAT_DIALECT, isBinaryFormat, sniffBinary, sniffFormat, type BinaryFormat, type Format, type TextFormat } from './sniff.js';
+import { afterGrepPrefix, FORMAT_DIALECT, isBinaryFormat, sniffBinary, sniffFormat, type BinaryFormat, type Format, type GrepPrefix, type TextFormat } from './sniff.js';
 import { ingestBinary } from './binary/ingest-binary.js';
 import { BinaryFormatError, FileSource, MemorySource, type ByteSource } from './binary/bytes.js';
 import { formatSeconds } from './numbers.js';
@@ -70,6 +70,8 @@ export interface IngestResult {
   headerLines: number;
   blankLines: number;
   annotations: number;
+  /** grep's `--` lines between context groups. */
+  grepSeparators: number;
   stackFrames: number;
   skippedLines: number;
   /** Loss counts the trace states that cannot be true (damage): shown, never added to lostEvents. */
@@ -155,6 +157,7 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
   if (binary) return readBinary(path, binary, source, buffered, readError, chunks, opts);
   let format: TextFormat;
   let formatReason: string;
+  let grep: GrepPrefix | null = null;
   // text pasted with CR-only line ends (classic Mac): every CR ends a line
   const head = Buffer.concat(buffered);
   const crOnly = head.includes(13) && !head.includes(10);
@@ -167,9 +170,10 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
     if (!sniff.ok) throw new InputError(path, bufferedBytes === 0 ? 'empty input (0 bytes)' : sniff.message);
     format = sniff.format;
     formatReason = sniff.reason;
+    grep = sniff.grep;
   }
 
-  const r = new LineProcessor(format, opts);
+  const r = new LineProcessor(format, opts, grep);
   let truncated: string | null = null;
   if (crOnly) r.ctx.hint('line-ends', 'CR-only line ends: each CR ends a line');
   async function* all(): AsyncGenerator<Buffer> {
@@ -248,6 +252,7 @@ class LineProcessor {
   private headerLines = 0;
   private blankLines = 0;
   private annotations = 0;
+  private grepSeparators = 0;
   private stackFrames = 0;
   private skipped = 0;
   private readonly skippedByReason: Record<string, number> = {};
@@ -274,12 +279,16 @@ class LineProcessor {
   private badIn = '';
   private nextBad = Infinity;
 
-  constructor(readonly format: TextFormat, opts: IngestOptions) {
+  constructor(readonly format: TextFormat, opts: IngestOptions, private readonly grep: GrepPrefix | null) {
     this.builder = new EventBatchBuilder(opts.batchRows ?? DEFAULT_BATCH_ROWS);
     this.ctx = opts.roleLayout ? new DecodeContext(ROLE_LAYOUTS[opts.roleLayout], 'option') : new DecodeContext();
     this.dialect = FORMAT_DIALECT[format];
     this.scan = SCANNERS[this.dialect];
     this.rows = new EventRowWriter(this.dialect, this.ctx);
+    if (grep) {
+      const what = [grep.file !== null ? `the file name '${grep.file}'` : '', grep.numbered ? 'the line number' : ''].filter(Boolean).join(' and ');
+      this.ctx.hint('grep', `grep output: ${what} grep put before each line set aside (the line column counts this file's lines)`);
+    }
   }
 
   readonly onLine = (s: string, a: number, e: number, unterminated = false): void => {
@@ -303,6 +312,7 @@ class LineProcessor {
       this.skip('binary bytes in line', 'NUL or invalid UTF-8 bytes in the line');
       return;
     }
+    if (this.grep !== null) a = afterGrepPrefix(this.grep, s, a, e);
     const c0 = s.charCodeAt(a);
     if (this.stack !== null) {
       if (c0 === 32 && s.startsWith(' => ', a)) {
@@ -318,6 +328,10 @@ class LineProcessor {
     }
     if (c0 === 35) {
       this.headerLine(s.slice(a, e));
+      return;
+    }
+    if (c0 === 45 && e - a === 2 && s.charCodeAt(a + 1) === 45) {
+      this.grepSeparators++;
       return;
     }
     if (unterminated) {
@@ -523,6 +537,7 @@ class LineProcessor {
       headerLines: this.headerLines,
       blankLines: this.blankLines,
       annotations: this.annotations,
+      grepSeparators: this.grepSeparators,
       stackFrames: this.stackFrames,
       skippedLines: this.skipped,
       suspectCounts: this.suspects,

@@ -95,7 +95,8 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
       // a binary trace has records, not lines: its events and lost-event marks
       value: isBinaryFormat(i.format) ? `${i.lines} records, ${i.events} events, ${i.lostMarkers} lost-event marks`
         : `${i.lines} lines, ${i.events} events, ${i.headerLines} header, ${i.stackFrames} stack frames`
-          + `${i.blankLines ? `, ${i.blankLines} blank` : ''}${i.annotations ? `, ${i.annotations} annotations` : ''}`,
+          + `${i.blankLines ? `, ${i.blankLines} blank` : ''}${i.annotations ? `, ${i.annotations} annotations` : ''}`
+          + `${i.grepSeparators ? `, ${i.grepSeparators} grep separators` : ''}`,
     },
     { key: 'skipped', value: `${i.skippedLines} lines`, tone: i.skippedLines === 0 ? 'good' : 'warn' },
     {

@@ -147,7 +147,7 @@ export async function ingestBinary(path: string, src: ByteSource, format: Binary
   const fmt = (v: bigint | null): string | null => (v === null ? null : o.clock === 'counter' ? v.toString() : formatSeconds(v, 9));
   return {
     path, format, formatReason: o.reason, source,
-    lines: items, events, headerLines: 0, blankLines: 0, annotations: 0, stackFrames: 0, suspectCounts: [], missingFromFile: 0,
+    lines: items, events, headerLines: 0, blankLines: 0, annotations: 0, grepSeparators: 0, stackFrames: 0, suspectCounts: [], missingFromFile: 0,
     skippedLines: 0, skippedByReason: {}, skipExamples: [], anomalies: [],
     // as for text: the tracer's own total where it gives one, else the sum of the marks
     lostEvents: Math.max(lost, o.lostTotal() ?? 0), lostFromHeader: o.lostTotal(), lostMarkers, entries: null,
