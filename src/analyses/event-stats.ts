@@ -21,9 +21,13 @@ export interface EventStatsData {
   tasks: TaskStats[];
   /** The tasks that emitted kvm / kvmmmu events, in the order of `tasks`. */
   kvmTasks: TaskStats[];
-  /** Which MMU the events show: kvm_tdp_mmu_spte_changed only comes from the TDP MMU. */
+  /** Which MMU the events show, and the evidence (mmuOf). */
   mmu: 'tdp' | 'shadow' | 'unknown';
+  mmuEvidence: string;
 }
+
+/** Functions of arch/x86/kvm/mmu/tdp_mmu.c (kvm_tdp_mmu_map, tdp_mmu_zap_leafs, ...): TDP MMU code ran. */
+const TDP_FUNCTION = /(?:^|[^\w])(?:kvm_)?tdp_mmu_\w+/;
 
 const KVM_GROUPS = new Set(['kvmmmu', 'kvm']);
 /** Rows the ingest adds that are not trace events. */
@@ -44,6 +48,8 @@ export class EventStatsHandler {
   private groupOf = new Map<string, string>();
   private cpus = new Set<number>();
   private tasks = new Map<number, TaskStats>();
+  /** The first stack frame or traced function of the TDP MMU, if any. */
+  private tdpFrame: string | null = null;
 
   handleBatch(batch: RecordBatch): void {
     const event = dictionaryOf(eventColumn(batch, 'event'));
@@ -87,6 +93,7 @@ export class EventStatsHandler {
       task.events++;
       if (g >= 0 && isKvm[g]) task.kvmEvents++;
     }
+    if (this.tdpFrame === null) this.findTdpFrame(batch, event);
     perEvent.forEach((n, e) => {
       const name = event.values[e]!;
       if (n === 0 || NOT_EVENTS.has(name)) return;
@@ -97,6 +104,24 @@ export class EventStatsHandler {
     perGroup.forEach((n, g) => {
       if (n > 0) this.byGroup.set(grp.values[g]!, (this.byGroup.get(grp.values[g]!) ?? 0) + n);
     });
+  }
+
+  /** kernel_stack frames and function tracer rows naming TDP MMU code. */
+  private findTdpFrame(batch: RecordBatch, event: ReturnType<typeof dictionaryOf>): void {
+    const stack = event.values.indexOf('kernel_stack');
+    const fn = event.values.indexOf('function');
+    if (stack < 0 && fn < 0) return;
+    const payload = eventColumn(batch, 'payload');
+    const func = eventColumn(batch, 'func');
+    const caller = eventColumn(batch, 'caller');
+    for (let i = 0; i < batch.numRows && this.tdpFrame === null; i++) {
+      const e = event.indices[i];
+      const texts = e === stack ? [payload.get(i)] : e === fn ? [func.get(i), caller.get(i)] : [];
+      for (const t of texts) {
+        const m = typeof t === 'string' ? TDP_FUNCTION.exec(t) : null;
+        if (m) this.tdpFrame = m[0].replace(/^\W/, '');
+      }
+    }
   }
 
   data(): EventStatsData {
@@ -111,14 +136,25 @@ export class EventStatsHandler {
       cpus: [...this.cpus].sort((a, b) => a - b),
       tasks,
       kvmTasks: tasks.filter((t) => t.kvmEvents > 0),
-      mmu: mmuOf(byName),
+      ...mmuOf(byName, this.tdpFrame),
     };
   }
 }
 
-function mmuOf(byName: Record<string, number>): 'tdp' | 'shadow' | 'unknown' {
-  if ((byName.kvm_tdp_mmu_spte_changed ?? 0) > 0) return 'tdp';
-  // shadow pages and SPTEs without a single TDP SPTE change: shadow paging (tdp_mmu=N or no EPT/NPT)
-  if ((byName.kvm_mmu_set_spte ?? 0) + (byName.kvm_mmu_get_page ?? 0) > 0) return 'shadow';
-  return 'unknown';
+/**
+ * The TDP MMU traces every SPTE change (tdp_mmu.c handle_changed_spte → kvm_tdp_mmu_spte_changed),
+ * and its code shows in stack frames. Shadow pages prove nothing (a TDP VM shadows its nested
+ * guests' tables), and kvm_mmu_set_spte comes from both MMUs (tdp_mmu_map_handle_target_level):
+ * installs with no TDP event anywhere are the shadow MMU's only if kvm_tdp_mmu_spte_changed was
+ * enabled, which the text cannot show — so that verdict says what it assumes.
+ */
+function mmuOf(byName: Record<string, number>, tdpFrame: string | null): Pick<EventStatsData, 'mmu' | 'mmuEvidence'> {
+  const changed = byName.kvm_tdp_mmu_spte_changed ?? 0;
+  if (changed > 0) return { mmu: 'tdp', mmuEvidence: `${changed} kvm_tdp_mmu_spte_changed events` };
+  if (tdpFrame !== null) return { mmu: 'tdp', mmuEvidence: `TDP MMU code in a stack trace or function row (${tdpFrame})` };
+  const installs = byName.kvm_mmu_set_spte ?? 0;
+  if (installs > 0) {
+    return { mmu: 'shadow', mmuEvidence: `${installs} kvm_mmu_set_spte installs and no TDP event or frame (the TDP MMU's would come with kvm_tdp_mmu_spte_changed, if that event was enabled)` };
+  }
+  return { mmu: 'unknown', mmuEvidence: (byName.kvm_mmu_get_page ?? 0) > 0 ? 'shadow pages only (a TDP VM has them too, for nested guests), no SPTE event' : 'no SPTE event' };
 }

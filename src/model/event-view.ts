@@ -9,6 +9,8 @@ export const enum Ev {
   Other, SetSpte, SpteRequested, GetPage, PrepareZap, SyncPage, UnsyncPage, ZapAllFast, TdpChanged,
   UnmapHva, AgeHva, TestAgeHva, SetSpteHva, SchedSwitch, FastPageFault, SplitHugePage, MarkMmio, HandleMmio, CheckMmio,
   PagetableWalk, PageFault, Marker, Function, KvmExit,
+  /** kvm_age_page (<=5.12) and kvm_mmu_invalidate_zap_all_pages (<=5.0): events only old kernels have. */
+  OldKernelAge, OldKernelZapAll,
   /** A step of a guest page-table walk: part of the op in progress, owned by no family. */
   WalkStep,
 }
@@ -21,10 +23,11 @@ const EVENT_KIND: Readonly<Record<string, Ev>> = {
   kvm_mmu_sync_page: Ev.SyncPage,
   kvm_mmu_unsync_page: Ev.UnsyncPage,
   kvm_mmu_zap_all_fast: Ev.ZapAllFast,
-  kvm_mmu_invalidate_zap_all_pages: Ev.ZapAllFast,
+  kvm_mmu_invalidate_zap_all_pages: Ev.OldKernelZapAll,
   kvm_tdp_mmu_spte_changed: Ev.TdpChanged,
   kvm_unmap_hva_range: Ev.UnmapHva,
   kvm_age_hva: Ev.AgeHva,
+  kvm_age_page: Ev.OldKernelAge,
   kvm_test_age_hva: Ev.TestAgeHva,
   kvm_set_spte_hva: Ev.SetSpteHva,
   sched_switch: Ev.SchedSwitch,

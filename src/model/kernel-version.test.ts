@@ -69,3 +69,17 @@ test('a non-present TDP SPTE of 0 shows 6.9 or older at once; bit 63 (6.10+) pin
   opt.detectVersion(0, 0);
   assert.equal(opt.rules.source, 'option');
 });
+
+test('events only old kernels print select the <=5.12 rules (not the newest, silently): kvm_age_page, kvm_mmu_invalidate_zap_all_pages; --kernel still wins', async () => {
+  const { analyzeTrace } = await import('../pipeline/analyze.js');
+  const { fixture } = await import('../testing/fixtures.js');
+  // the hand-made 4.19 text (its header says how it was made) has both
+  const r = await analyzeTrace(fixture('kernel-variants/v4.19.ftrace.txt'));
+  assert.deepEqual([r.model!.rules.set, r.model!.rules.spteGen, r.model!.rules.why],
+    ['<=5.12', '<=6.0', 'kvm_mmu_invalidate_zap_all_pages events (kernels up to 5.0 only): <=5.12 rules and the <=6.0 SPTE layout assumed (pass --kernel to choose)']);
+  const given = await analyzeTrace(fixture('kernel-variants/v4.19.ftrace.txt'), { model: { rules: rulesFromOption('6.1') } });
+  assert.equal(given.model!.rules.set, '5.13-6.12');
+  // a 6.1 trace stays as it was
+  const v61 = await analyzeTrace(fixture('kernel-variants/v6.1.ftrace.txt'));
+  assert.notEqual(v61.model!.rules.set, '<=5.12');
+});

@@ -192,6 +192,20 @@ export class KernelView {
     this.adopt({ set: '5.13-6.12', spteGen: '6.1-6.9', source: 'trace', why: 'kvm_set_spte_hva events (change_pte, gone by 6.12): 5.13-6.12 rules and the 6.1-6.9 SPTE layout assumed (5.12 and older not told apart; pass --kernel to choose)' });
   }
 
+  /**
+   * An event only kernels up to 5.12 have: kvm_age_page (x86 rmap aging, before the generic
+   * notifier tracepoints of 5.13) or kvm_mmu_invalidate_zap_all_pages (<=5.0). The <=5.12 rules
+   * hold from here on; a frozen SPTE seen before still names the layout.
+   */
+  detectOldKernel(event: string): void {
+    if (this.known || this.rules.set === '<=5.12') return;
+    const until = event === 'kvm_age_page' ? '5.12' : '5.0';
+    this.adopt({
+      set: '<=5.12', spteGen: this.genFromTrace ? this.rules.spteGen : '<=6.0', source: 'trace',
+      why: `${event} events (kernels up to ${until} only): <=5.12 rules${this.genFromTrace ? '' : ' and the <=6.0 SPTE layout'} assumed (pass --kernel to choose)`,
+    });
+  }
+
   private adopt(rules: KernelRules): void {
     this.rules = rules;
     this.layout.gen = rules.spteGen;

@@ -74,7 +74,7 @@ export class Replay {
     this.observedFlushes = new ObservedFlushes(this.ctx);
     const own = (f: EventFamily, ...kinds: Ev[]): void => kinds.forEach((k) => (this.familyOf[k] = f));
     own(shadow, Ev.SetSpte, Ev.SpteRequested, Ev.GetPage, Ev.PrepareZap, Ev.SyncPage, Ev.UnsyncPage, Ev.PagetableWalk, Ev.PageFault, Ev.KvmExit);
-    own(this.obsolete, Ev.ZapAllFast);
+    own(this.obsolete, Ev.ZapAllFast, Ev.OldKernelZapAll);
     own(new TdpFamily(this.ctx), Ev.TdpChanged);
     own(notifier, Ev.UnmapHva, Ev.AgeHva, Ev.TestAgeHva, Ev.SetSpteHva);
     own(new FastPathFamily(this.ctx), Ev.FastPageFault);
@@ -109,6 +109,9 @@ export class Replay {
         else if (t?.op) ops.close(t);
         for (const l of on.marker) l.onMarker!({ text: v.payload(i), line: v.lineNo(i), ts: v.tsNs(i) });
         continue;
+      }
+      if (k === Ev.OldKernelAge || k === Ev.OldKernelZapAll) {
+        this.ctx.kernel.detectOldKernel(k === Ev.OldKernelAge ? 'kvm_age_page' : 'kvm_mmu_invalidate_zap_all_pages');
       }
       if (k === Ev.Other && !v.isKvm(i)) continue;
       const pid = v.pid(i);

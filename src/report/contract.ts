@@ -72,8 +72,9 @@ export interface AnalyzeReport {
   tool: { name: string; version: string };
   input: InputReport;
   kernel: KernelInfo & {
-    /** Which MMU the events show: kvm_tdp_mmu_spte_changed only comes from the TDP MMU. */
+    /** Which MMU the events show (event-stats.ts mmuOf), and on what evidence. */
     mmu: 'tdp' | 'shadow' | 'unknown';
+    mmuEvidence: string;
   };
   events: { byName: Record<string, number>; byGroup: Record<string, number>; groupOf: Record<string, string> };
   /** Tasks that emitted kvm / kvmmmu events (notifier sources and vCPU threads alike). */
@@ -137,7 +138,7 @@ export function buildReport({ ingest, stats, vms, findings, whatIf }: ReportInpu
       cpus: headerCpus ?? stats.cpus.length,
       cpusSeen: stats.cpus,
     },
-    kernel: { ...kernel, mmu: stats.mmu },
+    kernel: { ...kernel, mmu: stats.mmu, mmuEvidence: stats.mmuEvidence },
     events: { byName: stats.byName, byGroup: stats.byGroup, groupOf: stats.groupOf },
     kvmTasks: stats.kvmTasks,
     vms: vms.vms,

@@ -120,7 +120,7 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
     { key: 'role', value: `layout ${k.roleLayout} (kernels ${k.roleLayoutKernels}; ${k.roleLayoutSource === 'default' ? 'assumed, use --role-layout to change' : `from ${k.roleLayoutSource}`})` },
   );
   for (const [name, h] of Object.entries(k.hints)) out.push({ key: 'hint', value: `${name}: ${h.value} (line ${h.line})` });
-  out.push({ key: 'mmu', value: { tdp: 'TDP MMU (kvm_tdp_mmu_spte_changed events)', shadow: 'shadow MMU (SPTE events, no kvm_tdp_mmu_spte_changed)', unknown: 'no SPTE events' }[k.mmu] });
+  out.push({ key: 'mmu', value: `${{ tdp: 'TDP MMU', shadow: 'shadow MMU', unknown: 'unknown' }[k.mmu]}: ${k.mmuEvidence}` });
   if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE layout ${r.model.rules.spteGen} (${r.model.spteFlavour}): ${r.model.rules.why}` });
   return out;
 }
