@@ -197,6 +197,29 @@ export async function ingest(path: string, opts: IngestOptions = {}): Promise<In
 }
 
 /**
+ * The kernel hints of the first 64 KiB of a text trace, for what must be known before the replay
+ * starts; none for stdin, binary or unreadable input (the ingest itself reports those).
+ */
+export async function peekHints(path: string): Promise<KernelInfo['hints']> {
+  if (path === '-') return {};
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of readText(path, SNIFF_BYTES, { compressed: false, bytesIn: 0, bytesText: 0 })) {
+      parts.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= SNIFF_BYTES) break;
+    }
+    const head = Buffer.concat(parts);
+    if (sniffBinary(head)) return {};
+    const whole = head.subarray(0, head.lastIndexOf(10) + 1);
+    return (await ingest(path, { stream: (async function* () { yield whole; })() })).kernel.hints;
+  } catch {
+    return {};
+  }
+}
+
+/**
  * A trace.dat or perf.data: a plain file is read by offset, stdin or a .gz is decompressed into
  * memory first (its records are read by offset). A .gz that ends early is read as far as it goes.
  */

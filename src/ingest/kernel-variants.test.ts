@@ -104,3 +104,20 @@ test('one raw role word, three layouts (kvm-mmu-reference.md §2 worked example 
   // 7.2: "access=7 (rwu-) and invalid=1"
   assert.deepEqual(as('v7.2'), [0x40000n, 6018, 2, 8, true, 'rwu-', true, false, false, true, 0]);
 });
+
+test('2.6.3x: level/glevels and pge shadow-page text, the kernel\'s own and trace-cmd\'s old kvm plugin\'s (new|existing first, no gfn in zaps)', async () => {
+  const kernel = await rows('v2.6.ftrace.txt');
+  const plugin = await rows('v2.6-plugin.tracecmd.txt');
+  // sp gfn 1c 1/4 q3 direct --x !pge !nxe root 6 sync existing: level 1, glevels 4 (8-byte guest PTEs)
+  assert.deepEqual(pick(kernel.list[0]!, SP), [undefined, 0x1cn, 1, 8, 3, true, '--x', false, false, undefined, 6, false, false]);
+  // sp gfn 7f000 2/2 q0 wux pge nxe root 0 unsync new: glevels 2 (32-bit paging, 4-byte PTEs)
+  assert.deepEqual(pick(kernel.list[1]!, SP), [undefined, 0x7f000n, 2, 4, 0, false, 'wux', false, true, undefined, 0, true, true]);
+  assert.deepEqual(pick(kernel.list[2]!, SP), [undefined, 0x1cn, 1, 8, 3, true, '--x', true, false, undefined, 0, false, undefined]);
+  // the plugin prints the same fields; its zap has no gfn
+  assert.deepEqual(plugin.list.map((r) => pick(r, SP)), kernel.list.map((r, k) => pick(k === 2 ? { ...r, gfn: undefined } : r, SP)));
+  for (const { result } of [kernel, plugin]) assert.match(result.kernel.hints['sp-text']!.value, /2\.6\.3x/);
+  // text only old kernels print selects the <=5.12 rules from the start (the head is read before the replay)
+  const r = await analyzeTrace(fixture('kernel-variants/v2.6.ftrace.txt'));
+  assert.deepEqual([r.model!.rules.set, r.model!.rules.source], ['<=5.12', 'trace']);
+  assert.match(r.model!.rules.why, /2\.6\.3x/);
+});

@@ -43,7 +43,8 @@ class Mismatch extends Error {
   }
 }
 
-const GPTE_BYTES: Readonly<Record<string, number>> = { ' 8-byte': 8, ' 4-byte': 4, ' pae': 8, '': 4 };
+/** Guest PTE bytes by the text that shows them: a byte width, cr4_pae, or 2.6.3x's glevels (2, 3, 4). */
+const GPTE_BYTES: Readonly<Record<string, number>> = { ' 8-byte': 8, ' 4-byte': 4, ' pae': 8, '': 4, 2: 4, 3: 8, 4: 8 };
 /** The grammar's shadow-page text rules, by the variant names of shadow-page.ts. */
 const SP_RULE_VARIANT: Readonly<Record<string, SpTextVariant>> = {
   sp_v5_4: 'v5.4+', sp_v5_1: 'v5.1-5.3', sp_v4_x: 'v4.x', sp_v4_19: 'v4.19',

@@ -73,10 +73,20 @@ test('a non-present TDP SPTE of 0 shows 6.9 or older at once; bit 63 (6.10+) pin
 test('events only old kernels print select the <=5.12 rules (not the newest, silently): kvm_age_page, kvm_mmu_invalidate_zap_all_pages; --kernel still wins', async () => {
   const { analyzeTrace } = await import('../pipeline/analyze.js');
   const { fixture } = await import('../testing/fixtures.js');
-  // the hand-made 4.19 text (its header says how it was made) has both
+  const { readFileSync, writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  // the hand-made 4.19 text (its header says how it was made): its head's shadow-page text decides before the replay
   const r = await analyzeTrace(fixture('kernel-variants/v4.19.ftrace.txt'));
   assert.deepEqual([r.model!.rules.set, r.model!.rules.spteGen, r.model!.rules.why],
-    ['<=5.12', '<=6.0', 'kvm_mmu_invalidate_zap_all_pages events (kernels up to 5.0 only): <=5.12 rules and the <=6.0 SPTE layout assumed (pass --kernel to choose)']);
+    ['<=5.12', '<=6.0', 'shadow-page text variant v4.19 (line 17; kernels up to 5.0): <=5.12 rules and the <=6.0 SPTE layout assumed (pass --kernel to choose)']);
+  // the same events after 70 KiB of header lines (past the head that is read first): the replay learns it from the events
+  const lines = readFileSync(fixture('kernel-variants/v4.19.ftrace.txt'), 'utf8').split('\n');
+  const late = join(mkdtempSync(join(tmpdir(), 'mmu-trace-old-')), 'late.txt');
+  writeFileSync(late, [lines[0], ...Array.from({ length: 1000 }, () => `# ${'-'.repeat(70)}`), ...lines.slice(1)].join('\n'));
+  const l = await analyzeTrace(late);
+  assert.deepEqual([l.model!.rules.set, l.model!.rules.why],
+    ['<=5.12', 'kvm_mmu_invalidate_zap_all_pages events (kernels up to 5.0 only): <=5.12 rules and the <=6.0 SPTE layout assumed (pass --kernel to choose)']);
   const given = await analyzeTrace(fixture('kernel-variants/v4.19.ftrace.txt'), { model: { rules: rulesFromOption('6.1') } });
   assert.equal(given.model!.rules.set, '5.13-6.12');
   // a 6.1 trace stays as it was

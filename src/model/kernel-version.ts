@@ -83,6 +83,28 @@ export function rulesFromRecording(release: string): KernelRules | null {
   return { set: ruleSetOfVersion(release), spteGen: spteGenOfVersion(release), source: 'recording', why: `recorded on ${release} (mmu-trace record header)` };
 }
 
+/** Ingest hints of text only kernels up to 5.12 print (decoders/shadow-page.ts, mmu.ts, notifier.ts), oldest first. */
+const OLD_KERNEL_HINTS: readonly { key: string; value: RegExp; until: string }[] = [
+  { key: 'sp-text', value: /2\.6\.3x/, until: '2.6.33' },
+  { key: 'sp-text', value: /v4\.19|v4\.x/, until: '5.0' },
+  { key: 'zap-all', value: /./, until: '5.0' },
+  { key: 'sp-text', value: /v5\.1-5\.3/, until: '5.3' },
+  { key: 'kvm_age_page', value: /./, until: '5.12' },
+];
+
+/**
+ * The <=5.12 rules when the text of the trace's head is one only old kernels print (read before
+ * the replay, so the rules hold from the first event); null when it shows nothing of the kind.
+ */
+export function rulesFromHints(hints: Readonly<Record<string, { value: string; line: number }>>): KernelRules | null {
+  for (const { key, value, until } of OLD_KERNEL_HINTS) {
+    const h = hints[key];
+    if (!h || !value.test(h.value)) continue;
+    return { set: '<=5.12', spteGen: '<=6.0', source: 'trace', why: `${h.value} (line ${h.line}; kernels up to ${until}): <=5.12 rules and the <=6.0 SPTE layout assumed (pass --kernel to choose)` };
+  }
+  return null;
+}
+
 /**
  * clear_flush_young flushes when something was young (kvm_main.c kvm_mmu_notifier_clear_flush_young,
  * ≤6.12); x86 selects KVM_ELIDE_TLB_FLUSH_IF_YOUNG later (v7.3 arch/x86/kvm/Kconfig).

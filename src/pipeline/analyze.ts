@@ -3,7 +3,7 @@
 import type { RecordBatch } from 'apache-arrow';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ingest, type IngestOptions, type IngestResult } from '../ingest/ingest.js';
+import { ingest, peekHints, type IngestOptions, type IngestResult } from '../ingest/ingest.js';
 import { ingestInWorker } from '../ingest/parallel.js';
 import { EventStatsHandler } from '../analyses/event-stats.js';
 import { buildReport, type AnalyzeReport } from '../report/contract.js';
@@ -12,7 +12,7 @@ import type { ReplayOptions } from '../model/replay.js';
 import { vmsOf } from '../analyses/vms.js';
 import { whatIf, type WhatIfPolicy } from '../analyses/what-if.js';
 import { peekRecordHeader } from '../ingest/record-header.js';
-import { rulesFromRecording } from '../model/kernel-version.js';
+import { rulesFromHints, rulesFromRecording } from '../model/kernel-version.js';
 
 /** How to read a trace, and who else receives its batches: the ingest alone, no model. */
 export interface IngestTraceOptions extends Pick<IngestOptions, 'format' | 'roleLayout' | 'chunkBytes' | 'batchRows'> {
@@ -58,7 +58,9 @@ export async function analyzeTrace(path: string, opts: PipelineOptions = {}): Pr
   // a recording names its kernel: its rules hold from the first event on, unless --kernel says otherwise
   const release = (await peekRecordHeader(path))?.kernel;
   const recorded = release ? rulesFromRecording(release) : null;
-  const model = opts.model === false ? false : { ...opts.model, rules: opts.model?.rules ?? recorded ?? undefined };
+  // text only old kernels print, in the head: their rules from the first event on
+  const early = opts.model === false || opts.model?.rules || recorded ? null : rulesFromHints(await peekHints(path));
+  const model = opts.model === false ? false : { ...opts.model, rules: opts.model?.rules ?? recorded ?? early ?? undefined };
   const run = model === false ? null : new FindingsRun(model);
   const ing = await ingestTrace(path, {
     ...opts,

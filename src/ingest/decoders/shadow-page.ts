@@ -90,6 +90,7 @@ function decodeSpText(c: Cursor, w: RowWriter, ctx: DecodeContext, created: bool
     if (!c.lit(' ')) return false;
   }
   if (!c.lit('gfn ') || !c.hex64(w, C.gfn) || !c.lit(' ')) return false;
+  if (genStart < 0 && isGlevelsRole(c)) return glevelsRole(c, w, ctx, created);
   let variant: SpTextVariant;
   let withAd = true;
   if (c.lit('l')) {
@@ -117,6 +118,33 @@ function decodeSpText(c: Cursor, w: RowWriter, ctx: DecodeContext, created: bool
   return spTail(c, w, withAd, created);
 }
 
+/** `%u/` ahead: 2.6.3x's level/glevels. */
+function isGlevelsRole(c: Cursor): boolean {
+  let j = c.i;
+  while (j < c.end && c.s.charCodeAt(j) >= 48 && c.s.charCodeAt(j) <= 57) j++;
+  return j > c.i && c.s.charCodeAt(j) === 47;
+}
+
+/**
+ * 2.6.3x text, `%u/%u q%u%s %s%s %spge %snxe root %u %s`: level/glevels, quadrant, direct, access,
+ * invalid, cr4_pge, nxe, root count, sync (role.glevels, which cr4_pae replaced in 2.6.34: kernel
+ * history, not checked against a tree here). trace-cmd's kvm plugin of then printed roles this way
+ * too. The role word of those kernels is none of role.ts's layouts, so only the fields are kept.
+ */
+function glevelsRole(c: Cursor, w: RowWriter, ctx: DecodeContext, created: boolean): boolean {
+  if (!c.decTo(w, C.level) || !c.lit('/')) return false;
+  // guest paging levels: 2 (32-bit, 4-byte PTEs), 3 (PAE) or 4 (long mode)
+  const glevels = c.i < c.end ? c.s.charCodeAt(c.i) - 48 : 0;
+  if (glevels < 2 || glevels > 4) return false;
+  c.i++;
+  w.int(C.gpte_bytes, glevels === 2 ? 4 : 8);
+  if (!spQuadrantAccess(c, w, ctx) || !c.lit(' ')) return false;
+  c.lit('!');
+  if (!c.lit('pge')) return false;
+  ctx.hint('sp-text', 'shadow-page text of 2.6.3x (level/glevels, pge): kernels before 2.6.34');
+  return spTail(c, w, false, created);
+}
+
 /**
  * The kvm plugin of libtraceevent: `[new|existing sp gfn %llx ]%u q%u%s %s%s %spae %snxe %swp%s%s%s root %u %s`.
  * It decodes the role with the 4.x union, so its words are bits 0–15 of the real role word; the
@@ -129,6 +157,7 @@ function decodePluginText(c: Cursor, w: RowWriter, ctx: DecodeContext, created: 
     else return false;
     if (!c.lit('sp gfn ') || !c.hex64(w, C.gfn) || !c.lit(' ')) return false;
   }
+  if (isGlevelsRole(c)) return glevelsRole(c, w, ctx, false);
   const level = c.decInt();
   if (Number.isNaN(level) || !c.lit(' q')) return false;
   const quadrant = c.decInt();
