@@ -55,6 +55,8 @@ export class VmIdentity {
   private readonly mergedInto = new Map<string, VmState>();
   /** The VM whose SPTEs a shadow page table (its physical page) holds (no TGID). */
   private readonly pageOwner = new Map<number, VmState>();
+  /** Without TGIDs: the VM and the host frame of the SPTE each hashed fast_page_fault sptep last held. */
+  private readonly fastSpteps = new Map<number, { vm: VmState; gfn: number; pfnHi: number; pfnLo: number }>();
   /** VM kernel threads seen, and why each one's work went unattributed (if it did). */
   private readonly vmThreads = new Map<TaskState, UnattributedWhy | null>();
   private readonly holds = new Map<TaskState, Hold>();
@@ -236,6 +238,24 @@ export class VmIdentity {
     if (holds(mine)) return;
     const other = this.uniqueVm((vm) => vm !== mine && vm.isTdp && holds(vm));
     if (other) t.vm = this.merge(other, mine);
+  }
+
+  /**
+   * Without TGIDs: fast_page_fault names its SPTE by a hashed pointer (mmu.c fast_page_fault,
+   * mmutrace.h %p). Another VM's vCPU fixing the SPTE at the same pointer for the same frame, with
+   * the same host page in it (bits 12-51), fixes the same SPTE: the two task groups are one VM.
+   */
+  noteFastSptep(vm: VmState, sptep: number, gfn: number, hi: number, lo: number): VmState {
+    if (this.sawTgid || vm === this.unattributedVm) return vm;
+    const pfnHi = hi & 0xfffff, pfnLo = (lo & 0xfffff000) >>> 0;
+    const seen = this.fastSpteps.get(sptep);
+    let keep = vm;
+    if (seen) {
+      const other = this.live(seen.vm);
+      if (other !== vm && seen.gfn === gfn && seen.pfnHi === pfnHi && seen.pfnLo === pfnLo) keep = this.merge(other, vm);
+    }
+    this.fastSpteps.set(sptep, { vm: keep, gfn, pfnHi, pfnLo });
+    return keep;
   }
 
   /** A shadow page table was freed: another VM may get its page next. */

@@ -17,10 +17,12 @@ export class FastPathFamily implements EventFamily {
   handleEvent(t: TaskState, i: number): void {
     const { view: v, ids, ops, facts, kernel } = this.ctx;
     const layout = kernel.layout;
-    const vm = ids.ownVm(t);
-    ops.close(t);
     const gfn = Math.floor(v.addr(i) / PAGE);
     const oHi = v.oldHi(i), oLo = v.oldLo(i), nHi = v.newHi(i), nLo = v.newLo(i);
+    const own = ids.ownVm(t);
+    const vm = isPresent(layout, oHi, oLo) ? ids.noteFastSptep(own, v.sptep(i), gfn, oHi, oLo) : own;
+    if (vm !== own) t.vm = vm;
+    ops.close(t);
     const outcome = v.fixed(i) ? 'fixed' : v.spurious(i) ? 'spurious' : 'fallback';
     const fact: FastFault = { vm: vm.id, task: t.task, line: v.lineNo(i), ts: v.tsNs(i), gfn, outcome, placed: false, untracedBefore: false };
     // a non-present old value is the last SPTE of a walk that stopped above the leaf: nothing to place
