@@ -137,9 +137,12 @@ test('record: SIGINT and SIGTERM stop the command and the recording; a second SI
     assert.equal(trailer(out, 'stopped'), sig);
     assertRestored();
   }
-  // a command that ignores SIGINT: the second one ends the recording without a trailer
+  // a command that ignores SIGINT: the second one ends the recording without a trailer. The first
+  // is sent once the shell ignores it (its ready file exists): sent earlier, on a busy machine, it
+  // killed the shell before its trap ran
   const out = join(work, 'twice.txt');
-  const r = await runCli(['record', '-o', out, '--', 'sh', '-c', 'trap "" INT; sleep 3'], { after: started, send: ['SIGINT', 'SIGINT'] });
+  const ready = join(work, 'twice.ready');
+  const r = await runCli(['record', '-o', out, '--', 'sh', '-c', `trap "" INT; : > ${ready}; sleep 3`], { after: () => existsSync(ready), send: ['SIGINT', 'SIGINT'] });
   assert.equal(r.status, 130);
   assert.equal(trailer(out, 'stopped'), undefined);
   assertRestored();
