@@ -16,7 +16,7 @@ export interface Database {
 }
 
 /** Memory DuckDB may use before it spills to its temp directory (a spilling database only). */
-export const SPILL_MEMORY_LIMIT = '512MB';
+export const SPILL_MEMORY_LIMIT = '192MB';
 
 /**
  * A database that never downloads an extension (parquet and json are built in): in memory, or with
@@ -29,7 +29,7 @@ export async function openDatabase(opts: { spill?: boolean } = {}): Promise<Data
   const instance = await DuckDBInstance.create(dir ? join(dir, 'events.duckdb') : ':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
-    ...(dir ? { memory_limit: SPILL_MEMORY_LIMIT, temp_directory: dir, preserve_insertion_order: 'false' } : {}),
+    ...(dir ? { memory_limit: SPILL_MEMORY_LIMIT, temp_directory: dir, preserve_insertion_order: 'false', threads: '1' } : {}),
   });
   const connection = await instance.connect();
   return {
@@ -83,10 +83,16 @@ export class EventsTableLoader {
     return new EventsTableLoader(db, await db.connection.createAppender(STAGING), table);
   }
 
+  /** One data chunk for every batch: each new one is native memory V8 does not count, freed only by a late GC. */
+  private chunk: DuckDBDataChunk | null = null;
+  private vectors: bindings.Vector[] = [];
+
   append(batch: RecordBatch): void {
-    const types = EVENT_COLUMNS.map((_, c) => this.appender.columnType(c));
-    const chunk = DuckDBDataChunk.create(types);
-    const vectors = types.map((_, c) => bindings.data_chunk_get_vector(chunk.chunk, c));
+    if (this.chunk === null) {
+      this.chunk = DuckDBDataChunk.create(EVENT_COLUMNS.map((_, c) => this.appender.columnType(c)));
+      this.vectors = EVENT_COLUMNS.map((_, c) => bindings.data_chunk_get_vector(this.chunk!.chunk, c));
+    }
+    const { chunk, vectors } = this;
     const data = EVENT_COLUMNS.map((_, c) => batch.getChildAt(c)!.data[0]! as Data);
     data.forEach((d, c) => {
       if (d.dictionary) this.lastDictionaries[c] = d.dictionary;
