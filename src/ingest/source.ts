@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { constants, createGunzip, createInflateRaw } from 'node:zlib';
 
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 
@@ -28,16 +28,61 @@ async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
 const GUNZIP_AHEAD = 64;
 /**
  * zlib's output piece: when gzip data fails its check (a bad CRC, trailing garbage), node drops the
- * piece being filled, so this bounds what is lost before the error.
+ * piece being filled, so this bounds what a stream that cannot be read again (stdin) loses.
  */
 const GUNZIP_CHUNK = 16 * 1024;
+
+/** Length of the gzip member header at the start of `b` (RFC 1952 §2.3), or -1. */
+function gzipHeaderLength(b: Buffer): number {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return -1;
+  const flags = b[3]!;
+  let i = 10;
+  if (flags & 4) i = i + 2 <= b.length ? i + 2 + b.readUInt16LE(i) : Infinity; // FEXTRA
+  for (const bit of [8, 16]) { // FNAME, FCOMMENT: zero-terminated
+    if (!(flags & bit)) continue;
+    const z = b.indexOf(0, i);
+    i = z < 0 ? Infinity : z + 1;
+  }
+  if (flags & 2) i += 2; // FHCRC
+  return i <= b.length ? i : -1;
+}
+
+/**
+ * After a zlib error (a bad CRC, garbage after the member, a cut file): the file's first member
+ * inflated again as raw deflate, which checks no CRC and takes what a cut stream holds, past the
+ * `skip` bytes already read — what node's gunzip drops at the error (its last output piece) and
+ * zcat keeps. Nothing for a later member (its bytes were read already).
+ */
+async function* recoverFirstMember(reopen: (start: number) => AsyncIterable<Buffer>, skip: number, chunkSize: number): AsyncGenerator<Buffer> {
+  let head = Buffer.alloc(0);
+  for await (const b of reopen(0)) {
+    head = Buffer.concat([head, b]);
+    if (head.length >= 64 * 1024) break;
+  }
+  const start = gzipHeaderLength(head);
+  if (start < 0) return;
+  const inflate = createInflateRaw({ chunkSize, finishFlush: constants.Z_SYNC_FLUSH });
+  const out = pipeline(Readable.from(reopen(start)), inflate).catch(() => {});
+  let seen = 0;
+  try {
+    for await (const b of inflate as AsyncIterable<Buffer>) {
+      const from = Math.max(0, skip - seen);
+      seen += b.length;
+      if (from < b.length) yield b.subarray(from);
+    }
+  } catch {
+    // as far as it goes
+  }
+  await out;
+}
 
 /**
  * The decompressed bytes of `input`. A stream's iterator drops what it decompressed ahead of a slow
  * consumer when it fails (a bad CRC, trailing garbage: up to the last MiB of good text zcat
- * recovers); here every byte decompressed before the error is yielded, then the error is thrown.
+ * recovers); here every byte decompressed before the error is yielded, then (a file, which can be
+ * read again: `reopen`) what the first member holds beyond them, then the error is thrown.
  */
-async function* gunzip(input: AsyncIterable<Buffer>, chunkSize: number): AsyncGenerator<Buffer> {
+async function* gunzip(input: AsyncIterable<Buffer>, chunkSize: number, reopen?: (start: number) => AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const gz = createGunzip({ chunkSize });
   const queue: Buffer[] = [];
   let failure: Error | null = null;
@@ -66,20 +111,25 @@ async function* gunzip(input: AsyncIterable<Buffer>, chunkSize: number): AsyncGe
     failure ??= e;
     notify();
   });
+  let delivered = 0;
   try {
     for (;;) {
       if (queue.length > 0) {
         // the small pieces go on joined, as the consumer's chunks
         const b = Buffer.concat(queue.splice(0));
         gz.resume();
+        delivered += b.length;
         yield b;
-      } else if (failure) throw failure;
+      } else if (failure) break;
       else if (ended) return;
       else await new Promise<void>((r) => (wake = r));
     }
   } finally {
     gz.destroy();
   }
+  const err: Error & { code?: string } = failure!;
+  if (reopen && err.code?.startsWith('Z_')) yield* recoverFirstMember(reopen, delivered, chunkSize);
+  throw err;
 }
 
 /** Yields the input's text bytes in chunks of at most `chunkBytes`. */
@@ -102,7 +152,8 @@ export async function* readText(path: string, chunkBytes: number, info: SourceIn
       yield b;
     }
   })();
-  const text: AsyncIterable<Buffer> = info.compressed ? gunzip(counted, Math.max(64, Math.min(chunkBytes, GUNZIP_CHUNK))) : counted;
+  const reopen = stream === undefined && path !== '-' ? (start: number) => createReadStream(path, { start, highWaterMark: chunkBytes }) : undefined;
+  const text: AsyncIterable<Buffer> = info.compressed ? gunzip(counted, Math.max(64, Math.min(chunkBytes, GUNZIP_CHUNK)), reopen) : counted;
   for await (const b of text) {
     info.bytesText += b.length;
     // a stream may hand over more than asked for; keep chunks bounded for the small-chunk test
