@@ -456,3 +456,12 @@ test('grep output (-H file names, -n line numbers, -A/-B context lines and their
   // trace-cmd's own instance prefix ("corpus:") is not grep's
   assert.equal((await ingest(fixture('cuts/touch.tracecmd.txt'))).kernel.hints['grep'], undefined);
 });
+
+test("trace-cmd report's 'CPU N is empty' and 'cpus=N' lines are header lines wherever they are (two reports concatenated, an excerpt), not skips", async () => {
+  const report = readFileSync(fixture('cuts/touch.tracecmd.txt'), 'utf8').split('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'mmu-trace-tcheader-'));
+  const path = join(dir, 'two.txt');
+  writeFileSync(path, ['cpus=4', 'CPU 0 is empty', 'CPU 2 is empty', ...report.slice(1, 20), 'cpus=4', 'CPU 3 is empty', ...report.slice(20, 30), ''].join('\n'));
+  const r = await ingest(path);
+  assert.deepEqual([r.format, r.headerLines, r.skippedLines, r.events, r.headerCpus], ['trace-cmd', 5, 0, 29, 4]);
+});

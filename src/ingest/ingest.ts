@@ -368,8 +368,13 @@ class LineProcessor {
     }
     const text = s.slice(a, e);
     if ((c0 === 67 || this.dialect === 'trace-cmd') && this.lostLine(text)) return;
-    if (this.line === 1 && /^cpus=\d+$/.test(text)) {
-      this.headerCpus = Number(text.slice(5));
+    // trace-cmd report's header lines, wherever an excerpt or a concatenation puts them
+    if (/^cpus=\d+$/.test(text)) {
+      this.headerCpus ??= Number(text.slice(5));
+      this.headerLines++;
+      return;
+    }
+    if (/^CPU \d+ is empty$/.test(text)) {
       this.headerLines++;
       return;
     }
