@@ -224,3 +224,29 @@ test('a cut .gz under sql, query and compare: the result of what was read, a mes
     assert.ok(r.stdout.length > 0, args[0]);
   }
 });
+
+test('-h is --help; the bare command lists every verb and is a usage error; --memslots says it takes a file', () => {
+  const verbs = ['analyze', 'report', 'compare', 'convert', 'sql', 'query', 'queries', 'record', 'live'];
+  const h = run(['-h']);
+  assert.equal(h.code, 0, h.stderr);
+  for (const v of verbs) assert.match(h.stdout, new RegExp(`mmu-trace ${v}\\b`), v);
+  const bare = run([]);
+  assert.equal(bare.code, 2);
+  for (const v of verbs) assert.match(bare.stderr, new RegExp(`mmu-trace ${v}\\b`), v);
+  assert.match(run(['analyze', '--help']).stdout, /--memslots\s+a JSON file/);
+});
+
+test('-o with .html, .json or .md and no --format writes that format; --format still wins', () => {
+  const trace = fixture('cuts/touch.ftrace.txt');
+  const out = (name: string, ...extra: string[]): string => {
+    const path = join(tmp, name);
+    const r = run(['analyze', trace, '-o', path, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return readFileSync(path, 'utf8');
+  };
+  assert.match(out('r.html'), /^<!doctype html>/);
+  assert.equal(JSON.parse(out('r.json')).schemaVersion, 1);
+  assert.match(out('r.md'), /^mmu-trace .*\n=+\n/);
+  assert.match(out('r.txt'), /^mmu-trace 0\.\d+\.\d+: /);
+  assert.equal(JSON.parse(out('other.html', '--format', 'json')).schemaVersion, 1);
+});

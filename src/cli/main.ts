@@ -85,7 +85,7 @@ function withInputOptions<T>(y: Argv<T>) {
     })
     .option('memslots', {
       type: 'string',
-      describe: 'JSON array of {slot, as_id, base_gfn, npages, userspace_addr[, vm]}; without it hva<->gfn is inferred',
+      describe: 'a JSON file: an array of {slot, as_id, base_gfn, npages, userspace_addr[, vm]}; without it hva<->gfn is inferred',
     })
     .option('kernel', {
       type: 'string',
@@ -134,8 +134,16 @@ function useColor(flag: boolean | undefined): boolean {
 const REPORT_FORMATS = ['text', 'md', 'lkml', 'json', 'html'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** --format, else what `-o`'s extension names (report.html, saved.json, cover.md), else text. */
+function reportFormat(a: { format?: ReportFormat | undefined; o?: string | undefined }): ReportFormat {
+  if (a.format) return a.format;
+  const ext = /\.(html?|json|md|txt)$/i.exec(a.o ?? '')?.[1]?.toLowerCase();
+  return ext === 'html' || ext === 'htm' ? 'html' : ext === 'json' ? 'json' : ext === 'md' ? 'md' : 'text';
+}
+
 /** The report in one format, written to `-o FILE` or stdout (`analyze` and `report`). */
-async function writeReport(report: AnalyzeReport, a: { format: ReportFormat; o?: string | undefined; color?: boolean | undefined }): Promise<void> {
+async function writeReport(report: AnalyzeReport, opts: { format?: ReportFormat | undefined; o?: string | undefined; color?: boolean | undefined }): Promise<void> {
+  const a = { ...opts, format: reportFormat(opts) };
   let out: string;
   if (a.format === 'json') out = `${JSON.stringify(report, null, 2)}\n`;
   else if (a.format === 'text') out = (await import('../report/text.js')).renderText(report, { color: a.o === undefined && useColor(a.color) });
@@ -166,10 +174,14 @@ function readSavedReport(path: string): AnalyzeReport {
   return r as AnalyzeReport;
 }
 
+const NO_COMMAND = 'name a command: analyze, report, compare, convert, sql, query, queries, record, live';
+
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('mmu-trace')
     .version(TOOL_VERSION)
+    .help()
+    .alias('h', 'help')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .wrap(Math.min(100, process.stdout.columns ?? 100))
@@ -178,8 +190,8 @@ async function main(argv: string[]): Promise<void> {
       'summarize a trace (file, .gz, or - for stdin)',
       (y) => withInputOptions(y.positional('trace', { type: 'string', demandOption: true }))
         .option('format', {
-          choices: REPORT_FORMATS, default: 'text' as const,
-          describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json, html (self-contained, with charts)',
+          choices: REPORT_FORMATS,
+          describe: 'report format: text (terminal, <= 100 columns), md / lkml (plain ASCII <= 80 columns, pastes into mail), json, html (self-contained, with charts); default: by -o\'s extension (.html, .json, .md), else text',
         })
         .option('o', { alias: 'output', type: 'string', describe: 'write the report to this file instead of stdout' })
         .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' })
@@ -205,7 +217,7 @@ async function main(argv: string[]): Promise<void> {
       'report <saved>',
       'render a saved JSON report (analyze --format json) in another format, e.g. html',
       (y) => y.positional('saved', { type: 'string', demandOption: true, describe: 'a JSON report file' })
-        .option('format', { choices: REPORT_FORMATS, default: 'text' as const, describe: 'report format (as analyze)' })
+        .option('format', { choices: REPORT_FORMATS, describe: 'report format (as analyze; default: by -o\'s extension, else text)' })
         .option('o', { alias: 'output', type: 'string', describe: 'write the report to this file instead of stdout' })
         .option('color', { type: 'boolean', describe: 'colour the text report (default: on a TTY unless NO_COLOR)' }),
       async (a) => {
@@ -379,8 +391,10 @@ async function main(argv: string[]): Promise<void> {
         for (const q of listQueries()) process.stdout.write(`${q.name.padEnd(20)} ${q.summary}\n`);
       },
     )
-    .demandCommand(1, 'name a command: analyze, report, compare, convert, sql, query, queries, record, live')
-    .fail((msg, err) => {
+    .demandCommand(1, NO_COMMAND)
+    .fail((msg, err, y) => {
+      // the bare command: every verb with what it does, then the usage error
+      if (!err && msg === NO_COMMAND) y.showHelp((s: string) => process.stderr.write(`${s}\n\n`));
       throw err ?? new UsageError(msg);
     })
     .parseAsync();

@@ -34,3 +34,16 @@ test('progress: silent off a TTY, for unknown sizes and during the first second;
   p3.update(1 << 20);
   assert.deepEqual(stdin.out, []);
 });
+
+test('progress: the bar line fits 80 columns, with a long path and a 4-digit MiB size', () => {
+  let now = 0;
+  const tty = fakeStream(true);
+  const p = new IngestProgress(`/a/very/long/directory/name/for/traces/${'x'.repeat(60)}.ftrace.txt`, 9000 * 2 ** 20, tty, () => now);
+  now = PROGRESS_DELAY_MS;
+  p.update(4500 * 2 ** 20);
+  p.stop();
+  // each redraw's own text, without the escape codes around it
+  const lines = tty.out.map((w) => w.replace(/\x1b(\[[0-9;?]*[A-Za-z]|[78])/g, '')).filter((l) => l.includes('MiB'));
+  assert.ok(lines.length > 0);
+  for (const l of lines) assert.ok(l.length <= 80, `${l.length}: ${l}`);
+});

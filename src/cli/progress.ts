@@ -40,8 +40,9 @@ export class IngestProgress {
       if (this.now() - this.start < PROGRESS_DELAY_MS) return;
       this.bar = new cliProgress.SingleBar({
         stream: this.stream as NodeJS.WritableStream,
-        format: `${this.label.slice(-40)} [{bar}] {percentage}% | {value}/{total} MiB | {duration}s`,
-        hideCursor: true, clearOnComplete: true,
+        // within 80 columns: 24 + 2 + 20 + 2 + "100% | 9999/9999 MiB | 999s"
+        format: `${this.label.slice(-24)} [{bar}] {percentage}% | {value}/{total} MiB | {duration}s`,
+        barsize: 20, hideCursor: true, clearOnComplete: true,
       }, cliProgress.Presets.legacy);
       this.bar.start(mib(this.total), 0);
     }

@@ -22,3 +22,13 @@ test('md report of mprotect-roundtrip: <= 80 ASCII columns, redundant zaps per c
   assert.match(lines[zaps + 5]!, /^ {4}notifier-unmap +4096 +2048 +2048 +4096 +0$/);
   assert.ok(lines.includes('8192 redundant of 16387 zaps (redundant: observed 0, inferred 8192, suspected'));
 });
+
+test('latencies switch units (us, ms, s) in text and md; the refault line of a real trace', async () => {
+  const { duration } = await import('./sections.js');
+  assert.deepEqual([0, 999, 1000, 1350, 12345, 999999, 2.5e6].map(duration), ['0 us', '999 us', '1.00 ms', '1.35 ms', '12.3 ms', '1.00 s', '2.50 s']);
+  const { analyzeTrace } = await import('../pipeline/analyze.js');
+  const r = await analyzeTrace(fixture('mprotect-roundtrip.ftrace.txt.gz'));
+  const { median, p90 } = r.findings!.redundantZaps.refaultUs;
+  assert.ok(median !== null && median >= 1000, `median ${median} us`);
+  assert.match(renderMarkdown(r), new RegExp(`median ${(median / 1000).toFixed(2)} ms, p90 ${(p90! / 1000).toFixed(2)} ms`));
+});

@@ -125,6 +125,15 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   return out;
 }
 
+/** A duration given in µs, in the unit that suits it (ASCII: the md/lkml reports are plain ASCII). */
+export function duration(us: number): string {
+  if (us < 999.5) return `${Math.round(us)} us`;
+  const ms = us / 1000;
+  if (ms < 9.995) return `${ms.toFixed(2)} ms`;
+  if (ms < 999.95) return `${ms.toFixed(1)} ms`;
+  return `${(us / 1e6).toFixed(2)} s`;
+}
+
 const ANOMALY_NAME: Record<Anomaly['kind'], string> = {
   'time-backwards': 'steps back in time', 'value-out-of-range': 'values too large for their column',
 };
@@ -199,7 +208,7 @@ export function findingSections(r: AnalyzeReport): Section[] {
   if (fastRedundant > 0) {
     zaps.push(text(`zap-all-fast: ${fastRedundant} of its zaps came back unchanged: the cost of zapping every memslot when one was deleted or moved (mmu.c kvm_mmu_zap_all_fast). At most that many were avoidable: the trace does not name the memslot that changed, and its zaps were needed even when it came back with the same pages.`));
   }
-  if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${z.refaultUs.median} us, p90 ${z.refaultUs.p90} us`));
+  if (z.refaultUs.median !== null) zaps.push(text(`refault latency of redundant zaps: median ${duration(z.refaultUs.median)}, p90 ${duration(z.refaultUs.p90!)}`));
   if (z.refaultUs.unknown > 0) zaps.push(text(`refault latency unknown for ${z.refaultUs.unknown} redundant zaps: untraced drops found only at the re-install`));
   if (z.hotRanges.length > 0) {
     zaps.push(text('hottest 2 MiB guest-frame ranges (line: its first zap):'), table(['vm', 'gfns', 'zaps', 'redundant', 'line'],
