@@ -250,3 +250,12 @@ test('-o with .html, .json or .md and no --format writes that format; --format s
   assert.match(out('r.txt'), /^mmu-trace 0\.\d+\.\d+: /);
   assert.equal(JSON.parse(out('other.html', '--format', 'json')).schemaVersion, 1);
 });
+
+test('a report of which every line was skipped (a wrong --input-format) exits 3 and says so; the report is still written', () => {
+  const r = run(['analyze', '--input-format', 'perf', fixture('cuts/touch.ftrace.txt'), '--format', 'json']);
+  assert.equal(r.code, 3);
+  // 1083 lines: 12 header lines, 1071 event lines that are not perf script text
+  assert.match(r.stderr, /no line read as perf text \(1071 skipped, most: .*\); check --input-format/);
+  assert.equal(JSON.parse(r.stdout).input.skippedLines, 1071);
+  assert.equal(run(['analyze', fixture('cuts/touch.ftrace.txt'), '--format', 'json']).code, 0);
+});

@@ -121,6 +121,14 @@ async function* stdinUntil(stopped: () => boolean): AsyncGenerator<Buffer> {
   }
 }
 
+/** Every line was skipped (a wrong --input-format, a file of something else): the report says why, and exit 3. */
+function nothingRead(source: string, r: AnalyzeReport): void {
+  if (r.input.events > 0 || r.input.skippedLines === 0) return;
+  const [reason] = Object.entries(r.input.skippedByReason).sort((x, y) => y[1] - x[1]);
+  process.stderr.write(`mmu-trace: ${source}: no line read as ${r.input.format} text (${r.input.skippedLines} skipped, most: ${reason![0]})${r.input.formatReason.startsWith('given') ? '; check --input-format' : ''}\n`);
+  process.exitCode = EXIT.input;
+}
+
 /** yargs hands a positional '-' (stdin) over as ''. */
 function inputPath(p: string): string {
   return p === '' ? '-' : p;
@@ -206,6 +214,7 @@ async function main(argv: string[]): Promise<void> {
           ...pipelineOptions(a), whatIf, onProgress,
         }));
         await writeReport(report, a);
+        nothingRead(a.trace, report);
         if (report.input.truncated) {
           // the report covers what could be read; the input itself was not whole
           process.stderr.write(`mmu-trace: ${a.trace}: ${report.input.truncated}; the report covers the first ${report.input.lines} lines\n`);
@@ -255,6 +264,7 @@ async function main(argv: string[]): Promise<void> {
           : a.format === 'text' ? (await import('../report/text.js')).layoutText(doc, { color: useColor(a.color) }) : (await import('../report/markdown.js')).layoutMarkdown(doc));
         if (c.failOn?.some((r) => r.failed)) process.exitCode = EXIT.failOn;
         for (const [name, r] of [[a.before, before], [a.after, after]] as const) {
+          nothingRead(name, r);
           if (r.input.truncated) inputCut(name)(r.input.truncated, r.input.lines);
         }
       },
