@@ -1,6 +1,7 @@
 // The JSON report contract (design.md §6): stable keys, schemaVersion 1. Keys may be added,
 // never renamed. Built from the ingest result and the analyses' data: this file only shapes (picks,
 // renames, nests); every number and choice is made in src/analyses.
+import { coverageOf, type CoverageRow } from '../analyses/coverage.js';
 import type { IngestResult, KernelInfo } from '../ingest/ingest.js';
 import type { EventStatsData, TaskStats } from '../analyses/event-stats.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
@@ -79,6 +80,8 @@ export interface AnalyzeReport {
   events: { byName: Record<string, number>; byGroup: Record<string, number>; groupOf: Record<string, string> };
   /** Tasks that emitted kvm / kvmmmu events (notifier sources and vCPU threads alike). */
   kvmTasks: TaskStats[];
+  /** Per finding family: whether the events it needs are in the trace (analyses/coverage.ts). */
+  coverage: CoverageRow[];
   vms: VmReport[];
   /** Why `vms` is empty, when it is. */
   vmsNote?: string;
@@ -141,6 +144,7 @@ export function buildReport({ ingest, stats, vms, findings, whatIf }: ReportInpu
     kernel: { ...kernel, mmu: stats.mmu, mmuEvidence: stats.mmuEvidence },
     events: { byName: stats.byName, byGroup: stats.byGroup, groupOf: stats.groupOf },
     kvmTasks: stats.kvmTasks,
+    coverage: coverageOf(stats.byName),
     vms: vms.vms,
   };
   if (findings) {

@@ -9,6 +9,7 @@ import { taskLabel, type TaskAttribution } from '../model/facts.js';
 import type { VmIdentification } from '../model/replay.js';
 import type { UnattributedWhy } from '../model/vm-identity.js';
 import type { AnalyzeReport } from './contract.js';
+import { CAPTURE_HINT, type CoverageFamily, type CoverageRow } from '../analyses/coverage.js';
 
 export interface TableBlock {
   kind: 'table';
@@ -121,6 +122,10 @@ export function summaryItems(r: AnalyzeReport): SummaryItem[] {
   );
   for (const [name, h] of Object.entries(k.hints)) out.push({ key: 'hint', value: `${name}: ${h.value} (line ${h.line})` });
   out.push({ key: 'mmu', value: `${{ tdp: 'TDP MMU', shadow: 'shadow MMU', unknown: 'unknown' }[k.mmu]}: ${k.mmuEvidence}` });
+  const limited = r.coverage.filter((c) => c.status !== 'supported');
+  if (limited.length > 0) {
+    out.push({ key: 'coverage', tone: 'warn', value: limited.map((c) => `${c.family} ${c.status === 'none' ? 'not supported' : 'partly'}${c.missing.length ? ` (no ${c.missing.join(', ')})` : ''}`).join('; ') });
+  }
   if (r.model) out.push({ key: 'rules', value: `${r.model.rules.set}, SPTE layout ${r.model.rules.spteGen} (${r.model.spteFlavour}): ${r.model.rules.why}` });
   return out;
 }
@@ -187,6 +192,14 @@ export function inputSections(r: AnalyzeReport): Section[] {
     else if (vm.memslots === 'none') vms.push(text(`${vm.id}: no memslots (pass --memslots): notifier overlap unknown`));
   }
   out.push({ title: 'VMs', blocks: vms });
+  out.push({
+    title: 'coverage (what the events in this trace can support)',
+    blocks: [
+      ...r.coverage.map((c) => text(`${c.family}: ${c.status}: ${c.note}${c.missing.length ? ` (not in the trace: ${c.missing.join(', ')})` : ''}`,
+        c.status === 'supported' ? undefined : 'warn')),
+      ...(r.coverage.some((c) => c.status !== 'supported') ? [text(`to capture them: ${CAPTURE_HINT}`)] : []),
+    ],
+  });
   return out;
 }
 
@@ -194,6 +207,11 @@ export function inputSections(r: AnalyzeReport): Section[] {
 export function findingSections(r: AnalyzeReport): Section[] {
   const f = r.findings;
   if (!f) return [];
+  const support = (family: CoverageFamily): CoverageRow => r.coverage.find((c) => c.family === family)!;
+  // no finding rests on nothing: a trace without any SPTE install or zap gets none (coverage says why)
+  if (support('zaps and refaults').status === 'none') {
+    return [{ title: 'findings', blocks: [text('none: the trace holds no SPTE install or zap of KVM (kvmmmu events), so the MMU model has nothing to replay; see coverage above', 'warn')] }];
+  }
   const out: Section[] = [];
   const z = f.redundantZaps;
   const ev = (e: Record<string, number>): string => `observed ${e.observed}, inferred ${e.inferred}, suspected ${e.suspected}`;
@@ -203,6 +221,8 @@ export function findingSections(r: AnalyzeReport): Section[] {
       [false, true, true, true, true, true]),
     text(`${z.count} redundant of ${z.zaps} zaps (redundant: ${ev(z.byEvidence)})`, z.count > 0 ? 'warn' : undefined),
   ];
+  const causes = support('zap causes');
+  if (causes.status === 'partial') zaps.push(text(`caution: ${causes.note} (not in the trace: ${causes.missing.join(', ')}); the causes and the suspected counts above rest on that`, 'warn'));
   const fastZaps = z.byCause['zap-all-fast'];
   const fastRedundant = fastZaps ? fastZaps.identical + fastZaps.upgrade + fastZaps.downgrade : 0;
   if (fastRedundant > 0) {
