@@ -98,6 +98,7 @@ function withOutputOptions<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', describe: 'rows as JSON' })
     .option('csv', { type: 'boolean', describe: 'rows as CSV' })
     .option('safe', { type: 'boolean', default: false, describe: 'the SQL may read no file but the source and write none (for traces and queries from others)' })
+    .option('hex', { type: 'boolean', default: false, describe: 'table and CSV: gfn, spte, hva, addr and the other columns the kernel prints in hex, in hex (0x...)' })
     .conflicts('json', 'csv');
 }
 
@@ -295,7 +296,7 @@ async function main(argv: string[]): Promise<void> {
         .positional('query', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runSql } = await import('../store/sql.js');
-        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: sqlOutput(a), safe: a.safe, onInputCut: inputCut(a.source) }));
+        process.stdout.write(await runSql(inputPath(a.source), a.query, { ...pipelineOptions(a), output: sqlOutput(a), safe: a.safe, hex: a.hex, onInputCut: inputCut(a.source) }));
       },
     )
     .command(
@@ -305,7 +306,7 @@ async function main(argv: string[]): Promise<void> {
         .positional('source', { type: 'string', demandOption: true }))),
       async (a) => {
         const { runNamedQuery } = await import('../store/sql.js');
-        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: sqlOutput(a), safe: a.safe, onInputCut: inputCut(a.source) }));
+        process.stdout.write(await runNamedQuery(a.name, inputPath(a.source), { ...pipelineOptions(a), output: sqlOutput(a), safe: a.safe, hex: a.hex, onInputCut: inputCut(a.source) }));
       },
     )
     .command(

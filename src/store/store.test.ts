@@ -33,7 +33,7 @@ test('sql: typed columns — hex SPTEs exact as UBIGINT, dictionary strings, nul
   // line 73: kvm_mmu_set_spte: gfn 80 spte 111b6ca25 (r-xu) level 1 at 1c6bea400
   const [r] = await json(fixture('cuts/touch.ftrace.txt'),
     "SELECT printf('%x', spte) AS spte, typeof(spte) AS t, gfn, comm, perm, hva_start FROM events WHERE line = 73");
-  assert.deepEqual(r, { spte: '111b6ca25', t: 'UBIGINT', gfn: '128', comm: 'kvm-workload', perm: 'r-xu', hva_start: null });
+  assert.deepEqual(r, { spte: '111b6ca25', t: 'UBIGINT', gfn: 128, comm: 'kvm-workload', perm: 'r-xu', hva_start: null });
 });
 
 test('canned queries run on a real trace; summary matches the counts', async () => {
@@ -86,7 +86,7 @@ test('convert: Parquet and Arrow IPC keep unsigned 64-bit values exact', async (
   // dictionaries grow across batches (delta dictionaries); the last rows still decode
   assert.equal(table.get(1069)!.toJSON().comm, readFileSync(fixture('cuts/touch.perf.txt'), 'utf8').split('\n')[1069]!.trim().split(/\s+/)[0]);
   const back = await json(arrow, "SELECT count(*) AS n, count(DISTINCT event) AS e FROM events");
-  assert.deepEqual(back, [{ n: '1070', e: '13' }]);
+  assert.deepEqual(back, [{ n: 1070, e: 13 }]);
 });
 
 test('convert only ingests: no MMU replay, no finding tables (sql has both)', async () => {
@@ -154,7 +154,8 @@ test('u64 extremes (0, 2^63-1, 2^63, 2^64-1) in gfn, spte and hva: exact in even
     ...X.map((v, k) => `           vcpu0-100     [000] ...1.   ${ts(k)}: kvm_mmu_set_spte: gfn ${hex(v)} spte ${hex(v)} (rwxu) level 1 at 1c6bea400`),
     ...X.map((v, k) => `    kvm-workload-99      [000] .....   ${ts(k + 4)}: kvm_unmap_hva_range: mmu notifier unmap range: 0x${hex(v).padStart(14, '0')} -- 0x${hex(v).padStart(14, '0')}`),
     ''].join('\n'));
-  const want = X.map((v) => ({ v: v.toString() }));
+  // JSON numbers where exact (0), decimal strings beyond 2^53
+  const want = X.map((v) => ({ v: v <= 2n ** 53n ? Number(v) : v.toString() }));
   const pq = join(tmp, 'extremes.parquet');
   await convertTrace(trace, pq);
   for (const source of [trace, pq]) {
@@ -164,7 +165,7 @@ test('u64 extremes (0, 2^63-1, 2^63, 2^64-1) in gfn, spte and hva: exact in even
   }
   // the model's numbers are exact below 2^53 only: larger hvas are null in its tables (this failed
   // with 'bigint out of int64 range' before)
-  assert.deepEqual(await json(trace, 'SELECT count(*) AS n, count(hva_start) AS exact FROM notifications'), [{ n: '4', exact: '1' }]);
+  assert.deepEqual(await json(trace, 'SELECT count(*) AS n, count(hva_start) AS exact FROM notifications'), [{ n: 4, exact: 1 }]);
 });
 
 test('convert -o X.arrow above the parallel threshold: the worker\'s growing dictionaries are deltas (the file format has no replacements); a failed convert leaves no file', async () => {
@@ -190,7 +191,7 @@ test('convert counts the lost-event mark rows beside the events (the file holds 
   // variants/lost.trace_pipe.txt: 747 events and 3 LOST marks (ingest.test.ts)
   const pq = join(tmp, 'lost.parquet');
   assert.deepEqual(await convertTrace(fixture('variants/lost.trace_pipe.txt'), pq), { events: 747, lostMarks: 3, lines: 750, truncated: null });
-  assert.deepEqual(await json(pq, "SELECT count(*) AS n, count(*) FILTER (WHERE event = 'lost_events') AS marks FROM events"), [{ n: '750', marks: '3' }]);
+  assert.deepEqual(await json(pq, "SELECT count(*) AS n, count(*) FILTER (WHERE event = 'lost_events') AS marks FROM events"), [{ n: 750, marks: 3 }]);
 });
 
 test('sql --safe: the source is queried (a trace, a Parquet view), and no other file is read or written, nothing installed, the setting not undone', async () => {
@@ -224,7 +225,18 @@ test('finding tables\' times are exact beyond 2^53 (a TSC clock after 35 days): 
     const [r] = await json(trace, `SELECT count(*) AS n, count(*) FILTER (WHERE t.ts_ns = e.ts_ns) AS exact, min(t.ts_ns) > 9007199254740992 AS beyond
       FROM ${t} t JOIN events e USING (line)`);
     // the counts of the unshifted trace: 67 zaps, 71 notifications, 65 flushes, 66 SPTE changes
-    const n = { zaps: '67', notifications: '71', flushes: '65', spte_changes: '66' }[t];
+    const n = { zaps: 67, notifications: 71, flushes: 65, spte_changes: 66 }[t];
     assert.deepEqual(r, { n, exact: n, beyond: true }, t);
   }
+});
+
+test('sql output: JSON integers are numbers where exact and strings beyond 2^53; --hex prints the kernel\'s hex columns in hex (table, CSV)', async () => {
+  // line 73: kvm_mmu_set_spte: gfn 80 spte 111b6ca25 (r-xu) level 1 at 1c6bea400
+  const q = 'SELECT line, gfn, spte, sptep, level, 18446744073709551615::UBIGINT AS big FROM events WHERE line = 73';
+  assert.deepEqual(JSON.parse(await runSql(fixture('cuts/touch.ftrace.txt'), q, { output: 'json' })),
+    [{ line: 73, gfn: 0x80, spte: 0x111b6ca25, sptep: 0x1c6bea400, level: 1, big: '18446744073709551615' }]);
+  const csv = await runSql(fixture('cuts/touch.ftrace.txt'), q, { output: 'csv', hex: true });
+  // line, level and the computed column are no kernel hex fields: decimal
+  assert.equal(csv, 'line,gfn,spte,sptep,level,big\n73,0x80,0x111b6ca25,0x1c6bea400,1,18446744073709551615\n');
+  assert.match(await runSql(fixture('cuts/touch.ftrace.txt'), q, { output: 'table', hex: true }), /\n +73 +0x80 +0x111b6ca25 +0x1c6bea400 +1 +18446744073709551615\n/);
 });
