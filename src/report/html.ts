@@ -67,17 +67,27 @@ function put(name, chart, markSelector) {
   const section = document.querySelector('[data-chart="' + name + '"]');
   section.querySelector('.chart').append(chart);
   section.dataset.marks = String(section.querySelectorAll(markSelector).length);
+  // labels the SVG's box cuts off (a test reads this)
+  const svg = section.querySelector('svg');
+  const box = svg ? svg.getBoundingClientRect() : null;
+  const clipped = box ? [...svg.querySelectorAll('text')].filter((t) => {
+    const r = t.getBoundingClientRect();
+    return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5);
+  }).length : 0;
+  section.dataset.clipped = String(clipped);
 }
-const vms = [...new Set(data.timeline.map((d) => d.vm))];
+// a VM with nothing in any bin gets no panel
+const vms = [...new Set(data.timeline.filter((d) => d.n > 0).map((d) => d.vm))];
 put('timeline', Plot.plot({
   width: 960, height: 60 + 140 * Math.max(1, vms.length), marginLeft: 60, marginRight: 120,
-  x: { label: 'seconds since the first event' }, y: { label: 'events per bin', grid: true }, fy: { label: null },
+  x: { label: 'seconds since the first event' }, y: { label: 'events per bin', grid: true }, fy: { label: null, domain: vms },
   color: { legend: true, domain: ['zap', 'refault', 'notification', 'flush'] },
   marks: [Plot.rectY(data.timeline, { x1: 't', x2: (d) => d.t + data.binSeconds, y: 'n', fill: 'kind', fy: 'vm', title: (d) => d.kind + ': ' + d.n })],
 }), 'g[aria-label="rect"] rect');
 put('episodes', Plot.plot({
-  width: 960, height: 60 + 24 * Math.max(1, data.episodes.length), marginLeft: 260,
-  x: { label: 'seconds since the first event' }, y: { label: null },
+  width: 960, height: 60 + 24 * Math.max(1, data.episodes.length), marginLeft: 260, marginRight: 170,
+  // in the report's order (#1, #2, ... #10), not sorted as text
+  x: { label: 'seconds since the first event' }, y: { label: null, domain: data.episodes.map((d) => d.label) },
   marks: [
     Plot.barX(data.episodes, { x1: 'start', x2: (d) => Math.max(d.end, d.start + data.binSeconds / 20), y: 'label', fill: 'kind', title: (d) => d.zapped + ' zapped, ' + d.breaks + ' observed breaks' }),
     Plot.text(data.episodes, { x: 'end', y: 'label', text: (d) => d.zapped + ' zapped, ' + d.breaks + ' breaks', textAnchor: 'start', dx: 4 }),
