@@ -114,7 +114,7 @@ function sniffGrep(lines: readonly string[], h: LineHead): GrepPrefix | null {
 
 const SAMPLE_LINES = 200;
 
-/** A NUL this early is a binary file; later ones are damaged lines, skipped and counted (ingest.ts). */
+/** A NUL this early is a binary file; later ones are damaged lines, skipped and counted (line-processor.ts). */
 const BINARY_PREFIX = 256;
 
 /** Decides the format from the first lines of the (decompressed) text. */
