@@ -104,7 +104,8 @@ export async function peekHints(path: string): Promise<KernelInfo['hints']> {
     const head = Buffer.concat(parts);
     if (sniffBinary(head)) return {};
     const whole = head.subarray(0, head.lastIndexOf(10) + 1);
-    return (await ingest(path, { stream: (async function* () { yield whole; })() })).kernel.hints;
+    // small batches: a full one allocates its 64 Ki rows of every column for 64 KiB of text
+    return (await ingest(path, { stream: (async function* () { yield whole; })(), batchRows: 1024 })).kernel.hints;
   } catch {
     return {};
   }

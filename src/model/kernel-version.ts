@@ -83,13 +83,20 @@ export function rulesFromRecording(release: string): KernelRules | null {
   return { set: ruleSetOfVersion(release), spteGen: spteGenOfVersion(release), source: 'recording', why: `recorded on ${release} (mmu-trace record header)` };
 }
 
+/**
+ * Events only old kernels have, and their last kernel (kvm-mmu-reference.md §1): mmu.c's per-gfn
+ * kvm_age_page went with the generic notifier tracepoints of 5.13, mmutrace.h's
+ * kvm_mmu_invalidate_zap_all_pages became kvm_mmu_zap_all_fast in 5.1.
+ */
+const OLD_KERNEL_EVENTS: Readonly<Record<string, string>> = { kvm_age_page: '5.12', kvm_mmu_invalidate_zap_all_pages: '5.0' };
+
 /** Ingest hints of text only kernels up to 5.12 print (decoders/shadow-page.ts, mmu.ts, notifier.ts), oldest first. */
 const OLD_KERNEL_HINTS: readonly { key: string; value: RegExp; until: string }[] = [
   { key: 'sp-text', value: /2\.6\.3x/, until: '2.6.33' },
   { key: 'sp-text', value: /v4\.19|v4\.x/, until: '5.0' },
-  { key: 'zap-all', value: /./, until: '5.0' },
+  { key: 'zap-all', value: /./, until: OLD_KERNEL_EVENTS.kvm_mmu_invalidate_zap_all_pages! },
   { key: 'sp-text', value: /v5\.1-5\.3/, until: '5.3' },
-  { key: 'kvm_age_page', value: /./, until: '5.12' },
+  { key: 'kvm_age_page', value: /./, until: OLD_KERNEL_EVENTS.kvm_age_page! },
 ];
 
 /**
@@ -221,7 +228,7 @@ export class KernelView {
    */
   detectOldKernel(event: string): void {
     if (this.known || this.rules.set === '<=5.12') return;
-    const until = event === 'kvm_age_page' ? '5.12' : '5.0';
+    const until = OLD_KERNEL_EVENTS[event];
     this.adopt({
       set: '<=5.12', spteGen: this.genFromTrace ? this.rules.spteGen : '<=6.0', source: 'trace',
       why: `${event} events (kernels up to ${until} only): <=5.12 rules${this.genFromTrace ? '' : ' and the <=6.0 SPTE layout'} assumed (pass --kernel to choose)`,

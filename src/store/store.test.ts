@@ -224,8 +224,9 @@ test('finding tables\' times are exact beyond 2^53 (a TSC clock after 35 days): 
   for (const t of ['zaps', 'notifications', 'flushes', 'spte_changes']) {
     const [r] = await json(trace, `SELECT count(*) AS n, count(*) FILTER (WHERE t.ts_ns = e.ts_ns) AS exact, min(t.ts_ns) > 9007199254740992 AS beyond
       FROM ${t} t JOIN events e USING (line)`);
-    // the counts of the unshifted trace: 67 zaps, 71 notifications, 65 flushes, 66 SPTE changes
-    const n = { zaps: 67, notifications: 71, flushes: 65, spte_changes: 66 }[t];
+    // as many rows as the unshifted trace has (the shift changes no finding), every one exact
+    const [{ n }] = await json(fixture('variants/counter-clock.ftrace.txt'), `SELECT count(*) AS n FROM ${t}`) as [{ n: number }];
+    assert.ok(n > 0, t);
     assert.deepEqual(r, { n, exact: n, beyond: true }, t);
   }
 });
